@@ -1,0 +1,61 @@
+/**
+ * Stable error codes. Callers branch on `code`, never on message text, so messages can improve freely.
+ * Extend the union (and `HTTP_STATUS`) when a new kind of failure needs its own handling.
+ */
+export type ErrorCode =
+  | "ERR_CONFIG"
+  | "ERR_VALIDATION"
+  | "ERR_NOT_FOUND"
+  | "ERR_CONFLICT"
+  | "ERR_STORAGE_UNAVAILABLE"
+  | "ERR_MIGRATION"
+  | "ERR_INTERNAL";
+
+// One table so the HTTP layer never invents its own mapping; a storage outage must be 5xx so Graph retries.
+const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  ERR_CONFIG: 500,
+  ERR_VALIDATION: 400,
+  ERR_NOT_FOUND: 404,
+  ERR_CONFLICT: 409,
+  ERR_STORAGE_UNAVAILABLE: 503,
+  ERR_MIGRATION: 500,
+  ERR_INTERNAL: 500,
+};
+
+export function httpStatusFor(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+/** Base class for every error the relay raises on purpose. Messages must never contain secret values. */
+export class RelayError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+
+  get httpStatus(): number {
+    return httpStatusFor(this.code);
+  }
+}
+
+export interface ConfigProblem {
+  /** The environment variable at fault, e.g. `RELAY_PORT`. */
+  key: string;
+  /** Why it was rejected; describes the expected form, never repeats the value. */
+  reason: string;
+}
+
+export class ConfigError extends RelayError {
+  declare readonly code: "ERR_CONFIG";
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    const lines = problems.map((p) => `  - ${p.key}: ${p.reason}`);
+    const noun = problems.length === 1 ? "problem" : "problems";
+    super("ERR_CONFIG", `Invalid configuration (${problems.length} ${noun}):\n${lines.join("\n")}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
