@@ -57,28 +57,19 @@ export function createDeliveryEngine(ctx: EmulatorContext): DeliveryEngine {
     }
   }
 
+  /** A reordered item waits until a later item for the same URL has been sent (or a minute has passed). */
+  function releasedFromReorder(d: Delivery, now: number): boolean {
+    if (!d.holdForReorder || now - d.createdAt >= REORDER_RELEASE_MS) return true;
+    const index = ctx.state.deliveries.indexOf(d);
+    return ctx.state.deliveries.some((o, i) => i > index && o.url === d.url && o.attempts.length > 0);
+  }
+
   function dueByUrl(now: number): Map<string, Delivery[]> {
     const byUrl = new Map<string, Delivery[]>();
     const pending = ctx.state.deliveries.filter((d) => d.status === "pending");
     for (const d of pending) {
       if (d.nextAttemptAt > now || inFlight.has(d.url)) continue;
-      if (d.holdForReorder) {
-        const overtaken = ctx.state.deliveries.some(
-          (o) => o !== d && o.url === d.url && o.createdAt >= d.createdAt && o.attempts.length > 0,
-        );
-        if (
-          !overtaken &&
-          now - d.createdAt < REORDER_RELEASE_MS &&
-          pending.some((o) => o !== d && o.url === d.url)
-        )
-          continue;
-        if (
-          !overtaken &&
-          !pending.some((o) => o !== d && o.url === d.url) &&
-          now - d.createdAt < REORDER_RELEASE_MS
-        )
-          continue;
-      }
+      if (!releasedFromReorder(d, now)) continue;
       const list = byUrl.get(d.url) ?? [];
       if (list.length < ctx.settings.maxBatchSize) list.push(d);
       byUrl.set(d.url, list);

@@ -133,7 +133,16 @@ function authorizeResource(caller: GraphCaller, watched: WatchedResource, resour
   }
 }
 
-const sameWatch = (a: WatchedResource, b: WatchedResource) => JSON.stringify(a) === JSON.stringify(b);
+/** `/me/...`, `/users/{id}/...` and `/users/{upn}/...` name the same thing for the creator. */
+function canonicalWatch(resource: string, creator: { id: string; userPrincipalName: string }): string {
+  const watched = parseWatchedResource(resource);
+  if ("userRef" in watched) {
+    const ref = watched.userRef.toLowerCase();
+    const self = ref === "me" || ref === creator.id || ref === creator.userPrincipalName.toLowerCase();
+    return JSON.stringify({ ...watched, userRef: self ? creator.id : ref });
+  }
+  return JSON.stringify(watched);
+}
 
 function normalizeChangeType(raw: string | undefined): string {
   if (!raw) throw invalid("Property 'changeType' is required.");
@@ -210,11 +219,9 @@ export async function createSubscription(
   const mine = [...ctx.state.subscriptions.values()].filter(
     (s) => isActive(s, now) && s.creatorId === caller.user.id,
   );
+  const wanted = canonicalWatch(resource, caller.user);
   const duplicate = mine.find(
-    (s) =>
-      s.appId === caller.appId &&
-      s.changeType === changeType &&
-      sameWatch(parseWatchedResource(s.resource), watched),
+    (s) => s.appId === caller.appId && s.changeType === changeType && canonicalWatch(s.resource, caller.user) === wanted,
   );
   if (duplicate)
     throw new GraphError(

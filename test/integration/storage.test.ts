@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { sql } from "kysely";
+import pg from "pg";
 import { RelayError } from "../../src/core/errors.ts";
 import { migrateToLatest } from "../../src/storage/migrate.ts";
 import { openDatabase } from "../../src/storage/open-database.ts";
@@ -205,6 +206,14 @@ describe("storage [postgres] settings", () => {
     const { rows } = await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(database.db);
     assert.equal(rows[0]?.n, Number.MAX_SAFE_INTEGER);
     await assert.rejects(sql`select 9007199254740993::int8 as n`.execute(database.db), RangeError);
+    // The parser belongs to our pool only: other pg users in the process keep pg's default (strings).
+    const plain = new pg.Client({ connectionString: database.location });
+    await plain.connect();
+    try {
+      assert.equal((await plain.query("select 42::int8 as n")).rows[0].n, "42");
+    } finally {
+      await plain.end();
+    }
   });
 
   it("reports an unreachable server without its password", async () => {
