@@ -221,7 +221,10 @@ export async function createSubscription(
   );
   const wanted = canonicalWatch(resource, caller.user);
   const duplicate = mine.find(
-    (s) => s.appId === caller.appId && s.changeType === changeType && canonicalWatch(s.resource, caller.user) === wanted,
+    (s) =>
+      s.appId === caller.appId &&
+      s.changeType === changeType &&
+      canonicalWatch(s.resource, caller.user) === wanted,
   );
   if (duplicate)
     throw new GraphError(

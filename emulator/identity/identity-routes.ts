@@ -26,12 +26,10 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: EmulatorContex
     "/:tenant/oauth2/v2.0/token",
     async (req, reply) => {
       if (!isForm(req.headers["content-type"])) {
-        return reply
-          .code(400)
-          .send({
-            error: "invalid_request",
-            error_description: "AADSTS900144: The request body must be application/x-www-form-urlencoded.",
-          });
+        return reply.code(400).send({
+          error: "invalid_request",
+          error_description: "AADSTS900144: The request body must be application/x-www-form-urlencoded.",
+        });
       }
       const result = await handleTokenRequest(
         ctx,
@@ -50,12 +48,10 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: EmulatorContex
   app.get<{ Params: Params }>("/:tenant/v2.0/.well-known/openid-configuration", async (req, reply) => {
     const tenant = resolveTenant(ctx.state, req.params.tenant);
     if (!tenant)
-      return reply
-        .code(400)
-        .send({
-          error: "invalid_tenant",
-          error_description: `AADSTS90002: Tenant '${req.params.tenant}' not found.`,
-        });
+      return reply.code(400).send({
+        error: "invalid_tenant",
+        error_description: `AADSTS90002: Tenant '${req.params.tenant}' not found.`,
+      });
     const segment = tenant === "multi" ? req.params.tenant : tenant.id;
     const base = `${ctx.baseUrl()}/${segment}`;
     return {

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
-import { createSelfSignedEncryptionCertificate, GRAPH_CHANGE_TRACKING_APP_ID, type Emulator } from "../../emulator/index.ts";
+import {
+  createSelfSignedEncryptionCertificate,
+  GRAPH_CHANGE_TRACKING_APP_ID,
+  type Emulator,
+} from "../../emulator/index.ts";
 import { decryptRichNotification } from "../../src/microsoft/decrypt-rich-notification.ts";
 import { control, seedOrg, startEmulator, type Org } from "../helpers/emulator-setup.ts";
 import { FakeClock } from "../helpers/fake-clock.ts";
@@ -44,7 +48,10 @@ beforeEach(async () => {
   receiver.behaviour = correctBehaviour;
   receiver.received.length = 0;
   await control(emu, "DELETE", "/_emulator/faults");
-  org = await seedOrg(emu, `https://relay.example.test/api/org/${Math.random().toString(36).slice(2)}/ms-teams/callback`);
+  org = await seedOrg(
+    emu,
+    `https://relay.example.test/api/org/${Math.random().toString(36).slice(2)}/ms-teams/callback`,
+  );
   tokens = await signIn(emu, org);
 });
 
@@ -71,7 +78,11 @@ async function emergencyCall(dialString = "911") {
     callerId: org.caller.id,
     dialString,
     notify: [org.serviceUser.id],
-    location: { kind: "dynamic", place: "4th floor, Room 401", address: "12345 North Main Street, Redmond, WA 98052" },
+    location: {
+      kind: "dynamic",
+      place: "4th floor, Room 401",
+      address: "12345 North Main Street, Redmond, WA 98052",
+    },
   });
 }
 
@@ -82,18 +93,45 @@ describe("validation handshake", () => {
     const handshakes = receiver.received.filter((r) => r.query.has("validationToken"));
     assert.deepEqual(handshakes.map((h) => h.path).sort(), [LIFECYCLE, NOTIFY].sort());
     for (const h of handshakes) {
-      assert.match(h.query.get("validationToken")!, /^Validation: Testing client application reachability for subscription Request-Id: /);
+      assert.match(
+        h.query.get("validationToken")!,
+        /^Validation: Testing client application reachability for subscription Request-Id: /,
+      );
       assert.match(h.contentType ?? "", /^text\/plain/);
       assert.equal(h.body, "");
     }
   });
 
-  const failures: [string, (token: string) => { status?: number; contentType?: string; body?: string; delayMs?: number }, RegExp][] = [
-    ["202 instead of 200", (t) => ({ status: 202, contentType: "text/plain", body: t }), /must respond with 200 OK/],
-    ["JSON instead of text/plain", (t) => ({ status: 200, contentType: "application/json", body: JSON.stringify(t) }), /text\/plain/],
-    ["the token still URL-encoded", (t) => ({ status: 200, contentType: "text/plain", body: encodeURIComponent(t) }), /exactly match/],
-    ["a trailing newline", (t) => ({ status: 200, contentType: "text/plain", body: `${t}\n` }), /exactly match/],
-    ["no answer within the timeout", (t) => ({ status: 200, contentType: "text/plain", body: t, delayMs: 900 }), /timed out/],
+  const failures: [
+    string,
+    (token: string) => { status?: number; contentType?: string; body?: string; delayMs?: number },
+    RegExp,
+  ][] = [
+    [
+      "202 instead of 200",
+      (t) => ({ status: 202, contentType: "text/plain", body: t }),
+      /must respond with 200 OK/,
+    ],
+    [
+      "JSON instead of text/plain",
+      (t) => ({ status: 200, contentType: "application/json", body: JSON.stringify(t) }),
+      /text\/plain/,
+    ],
+    [
+      "the token still URL-encoded",
+      (t) => ({ status: 200, contentType: "text/plain", body: encodeURIComponent(t) }),
+      /exactly match/,
+    ],
+    [
+      "a trailing newline",
+      (t) => ({ status: 200, contentType: "text/plain", body: `${t}\n` }),
+      /exactly match/,
+    ],
+    [
+      "no answer within the timeout",
+      (t) => ({ status: 200, contentType: "text/plain", body: t, delayMs: 900 }),
+      /timed out/,
+    ],
   ];
   for (const [name, answer, message] of failures) {
     test(`an endpoint answering with ${name} fails creation with 400`, async () => {
@@ -104,12 +142,16 @@ describe("validation handshake", () => {
       const res = await subscribe();
       assert.equal(res.status, 400, res.text);
       assert.match(res.json().error.message, message);
-      assert.equal([...emu.state.subscriptions.values()].filter((s) => s.creatorId === org.serviceUser.id).length, 0);
+      assert.equal(
+        [...emu.state.subscriptions.values()].filter((s) => s.creatorId === org.serviceUser.id).length,
+        0,
+      );
     });
   }
 
   test("the lifecycle URL is validated separately: a bad lifecycle endpoint fails creation", async () => {
-    receiver.behaviour = (req) => (req.path === LIFECYCLE && req.query.has("validationToken") ? { status: 500 } : undefined);
+    receiver.behaviour = (req) =>
+      req.path === LIFECYCLE && req.query.has("validationToken") ? { status: 500 } : undefined;
     const res = await subscribe();
     assert.equal(res.status, 400, res.text);
     assert.ok(receiver.received.some((r) => r.path === NOTIFY && r.query.has("validationToken")));
@@ -131,7 +173,10 @@ describe("subscription rules", () => {
     assert.equal(maximum.status, 201, maximum.text);
     await graph(emu, tokens.access_token, "DELETE", `/subscriptions/${maximum.json().id}`);
 
-    const short = await subscribe({ expirationDateTime: iso(clock.now() + 5 * MINUTE), lifecycleNotificationUrl: undefined });
+    const short = await subscribe({
+      expirationDateTime: iso(clock.now() + 5 * MINUTE),
+      lifecycleNotificationUrl: undefined,
+    });
     assert.equal(short.status, 201, short.text);
     assert.equal(Date.parse(short.json().expirationDateTime), clock.now() + 45 * MINUTE);
   });
@@ -141,7 +186,10 @@ describe("subscription rules", () => {
     assert.equal(missing.status, 400);
     assert.match(missing.json().error.message, /lifecycleNotificationUrl is a required property/);
 
-    const hour = await subscribe({ lifecycleNotificationUrl: undefined, expirationDateTime: iso(clock.now() + 60 * MINUTE) });
+    const hour = await subscribe({
+      lifecycleNotificationUrl: undefined,
+      expirationDateTime: iso(clock.now() + 60 * MINUTE),
+    });
     assert.equal(hour.status, 201, hour.text);
     const id = hour.json().id;
     const add = await graph(emu, tokens.access_token, "PATCH", `/subscriptions/${id}`, {
@@ -149,7 +197,9 @@ describe("subscription rules", () => {
       expirationDateTime: iso(clock.now() + 3000 * MINUTE),
     });
     assert.equal(add.status, 400);
-    const extend = await graph(emu, tokens.access_token, "PATCH", `/subscriptions/${id}`, { expirationDateTime: iso(clock.now() + 3000 * MINUTE) });
+    const extend = await graph(emu, tokens.access_token, "PATCH", `/subscriptions/${id}`, {
+      expirationDateTime: iso(clock.now() + 3000 * MINUTE),
+    });
     assert.equal(extend.status, 400);
     assert.match(extend.json().error.message, /lifecycleNotificationUrl/);
   });
@@ -163,12 +213,28 @@ describe("subscription rules", () => {
   });
 
   test("past 10 all-chats subscriptions for one user, creation gets 403", async () => {
-    const changeTypes = ["created", "updated", "deleted", "created,updated", "created,deleted", "updated,deleted", "created,updated,deleted"];
+    const changeTypes = [
+      "created",
+      "updated",
+      "deleted",
+      "created,updated",
+      "created,deleted",
+      "updated,deleted",
+      "created,updated,deleted",
+    ];
     for (const changeType of changeTypes) assert.equal((await subscribe({ changeType })).status, 201);
     // A second app of the same user shares the per-user quota.
-    const other = await control(emu, "POST", `/_emulator/tenants/${org.tenantId}/apps`, { displayName: "Other", redirectUris: [org.redirectUri] });
-    const otherTokens = await signIn(emu, { ...org, clientId: other.clientId, clientSecret: other.clientSecret });
-    for (const changeType of changeTypes.slice(0, 3)) assert.equal((await subscribe({ changeType }, otherTokens.access_token)).status, 201);
+    const other = await control(emu, "POST", `/_emulator/tenants/${org.tenantId}/apps`, {
+      displayName: "Other",
+      redirectUris: [org.redirectUri],
+    });
+    const otherTokens = await signIn(emu, {
+      ...org,
+      clientId: other.clientId,
+      clientSecret: other.clientSecret,
+    });
+    for (const changeType of changeTypes.slice(0, 3))
+      assert.equal((await subscribe({ changeType }, otherTokens.access_token)).status, 201);
     const eleventh = await subscribe({ changeType: "created,updated" }, otherTokens.access_token);
     assert.equal(eleventh.status, 403, eleventh.text);
     assert.match(eleventh.json().error.message, /maximum number of 10 subscriptions/);
@@ -178,7 +244,9 @@ describe("subscription rules", () => {
     const tenantWide = await subscribe({ resource: "/chats/getAllMessages" });
     assert.ok(tenantWide.status === 401 || tenantWide.status === 403, tenantWide.text);
     assert.match(tenantWide.json().error.message, /Chat\.Read\.All/);
-    const noChatRead = await signIn(emu, org, { scope: "User.Read Chat.ReadBasic openid profile offline_access" });
+    const noChatRead = await signIn(emu, org, {
+      scope: "User.Read Chat.ReadBasic openid profile offline_access",
+    });
     const refused = await subscribe({}, noChatRead.access_token);
     assert.equal(refused.status, 403);
     assert.match(refused.json().error.message, /Chat\.Read/);
@@ -192,13 +260,27 @@ describe("subscription rules", () => {
 
   test("PATCH renews, GET and list show it, DELETE removes it", async () => {
     const id = (await subscribe()).json().id;
-    const renewed = await graph(emu, tokens.access_token, "PATCH", `/subscriptions/${id}`, { expirationDateTime: iso(clock.now() + 4000 * MINUTE) });
+    const renewed = await graph(emu, tokens.access_token, "PATCH", `/subscriptions/${id}`, {
+      expirationDateTime: iso(clock.now() + 4000 * MINUTE),
+    });
     assert.equal(renewed.status, 200, renewed.text);
     assert.equal(Date.parse(renewed.json().expirationDateTime), clock.now() + 4000 * MINUTE);
     assert.equal((await graph(emu, tokens.access_token, "GET", `/subscriptions/${id}`)).status, 200);
-    assert.deepEqual((await graph(emu, tokens.access_token, "GET", "/subscriptions")).json().value.map((s: { id: string }) => s.id), [id]);
-    assert.equal((await graph(emu, tokens.access_token, "POST", `/subscriptions/${id}/reauthorize`)).status, 204);
-    assert.equal(emu.state.protocolViolations.filter((v) => v.subscriptionId === id).length, 1, "reauthorize right after PATCH is recorded");
+    assert.deepEqual(
+      (await graph(emu, tokens.access_token, "GET", "/subscriptions"))
+        .json()
+        .value.map((s: { id: string }) => s.id),
+      [id],
+    );
+    assert.equal(
+      (await graph(emu, tokens.access_token, "POST", `/subscriptions/${id}/reauthorize`)).status,
+      204,
+    );
+    assert.equal(
+      emu.state.protocolViolations.filter((v) => v.subscriptionId === id).length,
+      1,
+      "reauthorize right after PATCH is recorded",
+    );
     assert.equal((await graph(emu, tokens.access_token, "DELETE", `/subscriptions/${id}`)).status, 204);
     assert.equal((await graph(emu, tokens.access_token, "GET", `/subscriptions/${id}`)).status, 404);
   });
@@ -216,7 +298,10 @@ describe("delivery", () => {
     assert.equal(item.clientState, "secret-client-state");
     assert.equal(item.changeType, "created");
     assert.equal(item.tenantId, org.tenantId);
-    assert.equal(item.resource, `chats('${call.messages[0].chatId}')/messages('${call.messages[0].messageId}')`);
+    assert.equal(
+      item.resource,
+      `chats('${call.messages[0].chatId}')/messages('${call.messages[0].messageId}')`,
+    );
     assert.equal(item.resourceData.id, call.messages[0].messageId);
     assert.equal(item.encryptedContent, undefined);
     const delivery = emu.state.deliveries.find((d) => d.subscriptionId === sub.id)!;
@@ -226,7 +311,13 @@ describe("delivery", () => {
 
   test("rich notifications decrypt with the relay's own module and carry validation tokens Graph would sign", async () => {
     const certificate = await createSelfSignedEncryptionCertificate({ commonName: "relay-test" });
-    (await subscribe({ includeResourceData: true, encryptionCertificate: certificate.base64Der, encryptionCertificateId: "cert-1" })).json();
+    (
+      await subscribe({
+        includeResourceData: true,
+        encryptionCertificate: certificate.base64Der,
+        encryptionCertificateId: "cert-1",
+      })
+    ).json();
     await emergencyCall("933");
     await emergencyCall("112");
     await emu.settle();
@@ -253,7 +344,10 @@ describe("delivery", () => {
       assert.equal(claims.ver === "1.0" ? claims.appid : claims.azp, GRAPH_CHANGE_TRACKING_APP_ID);
       await verifyWithEmulatorKeys(token);
     }
-    assert.deepEqual([...issuers].sort(), [`https://login.microsoftonline.com/${org.tenantId}/v2.0`, `https://sts.windows.net/${org.tenantId}/`]);
+    assert.deepEqual([...issuers].sort(), [
+      `https://login.microsoftonline.com/${org.tenantId}/v2.0`,
+      `https://sts.windows.net/${org.tenantId}/`,
+    ]);
   });
 
   test("a failed delivery is retried with backoff, with the longer retry timeout, until it succeeds", async () => {
@@ -261,7 +355,9 @@ describe("delivery", () => {
     let calls = 0;
     // First try answers after 450 ms: over the 250 ms first-try timeout but under the 700 ms retry timeout.
     receiver.behaviour = (req) =>
-      req.query.has("validationToken") || req.path !== NOTIFY ? undefined : (calls++, { status: 202, delayMs: 450 });
+      req.query.has("validationToken") || req.path !== NOTIFY
+        ? undefined
+        : (calls++, { status: 202, delayMs: 450 });
     await emergencyCall();
     await emu.settle();
     const delivery = emu.state.deliveries.find((d) => d.subscriptionId === sub.id)!;
@@ -279,7 +375,8 @@ describe("delivery", () => {
 
   test("retries stop after 4 hours and the item is marked failed", async () => {
     const sub = (await subscribe()).json();
-    receiver.behaviour = (req) => (req.query.has("validationToken") || req.path !== NOTIFY ? undefined : { status: 500 });
+    receiver.behaviour = (req) =>
+      req.query.has("validationToken") || req.path !== NOTIFY ? undefined : { status: 500 };
     await emergencyCall();
     await emu.settle();
     const delivery = emu.state.deliveries.find((d) => d.subscriptionId === sub.id)!;
@@ -298,7 +395,8 @@ describe("delivery", () => {
 
   test("a slow endpoint is throttled: new notifications wait 10 minutes", async () => {
     const sub = (await subscribe()).json();
-    receiver.behaviour = (req) => (req.query.has("validationToken") || req.path !== NOTIFY ? undefined : { status: 202, delayMs: 350 });
+    receiver.behaviour = (req) =>
+      req.query.has("validationToken") || req.path !== NOTIFY ? undefined : { status: 202, delayMs: 350 };
     for (let i = 0; i < 4; i++) {
       await emergencyCall();
       await emu.settle();
@@ -318,7 +416,8 @@ describe("delivery", () => {
 
   test("an endpoint whose retries time out is put in drop state and new notifications are lost", async () => {
     const sub = (await subscribe()).json();
-    receiver.behaviour = (req) => (req.query.has("validationToken") || req.path !== NOTIFY ? undefined : { status: 202, delayMs: 900 });
+    receiver.behaviour = (req) =>
+      req.query.has("validationToken") || req.path !== NOTIFY ? undefined : { status: 202, delayMs: 900 };
     await emergencyCall();
     await emu.settle();
     const first = emu.state.deliveries.find((d) => d.subscriptionId === sub.id)!;
@@ -343,7 +442,10 @@ describe("delivery", () => {
     await control(emu, "POST", "/_emulator/faults", { target: "delivery", kind: "duplicate" });
     const a = await emergencyCall();
     await emu.settle();
-    assert.deepEqual(receiver.notifications(NOTIFY).map((i) => i.resourceData.id), [a.messages[0].messageId, a.messages[0].messageId]);
+    assert.deepEqual(
+      receiver.notifications(NOTIFY).map((i) => i.resourceData.id),
+      [a.messages[0].messageId, a.messages[0].messageId],
+    );
 
     receiver.received.length = 0;
     await control(emu, "POST", "/_emulator/faults", { target: "delivery", kind: "reorder" });
@@ -352,7 +454,10 @@ describe("delivery", () => {
     assert.equal(receiver.notifications(NOTIFY).length, 0, "the reordered item waits for the next one");
     const c = await emergencyCall();
     await emu.settle();
-    assert.deepEqual(receiver.notifications(NOTIFY).map((i) => i.resourceData.id), [c.messages[0].messageId, b.messages[0].messageId]);
+    assert.deepEqual(
+      receiver.notifications(NOTIFY).map((i) => i.resourceData.id),
+      [c.messages[0].messageId, b.messages[0].messageId],
+    );
 
     receiver.received.length = 0;
     await control(emu, "POST", "/_emulator/faults", { target: "delivery", kind: "delay", delaySeconds: 90 });
@@ -380,7 +485,10 @@ describe("lifecycle", () => {
     assert.equal(receiver.notifications(LIFECYCLE).length, 0, "not yet");
     clock.advance(6 * MINUTE);
     await emu.settle();
-    assert.deepEqual(receiver.notifications(LIFECYCLE).map((i) => i.lifecycleEvent), ["reauthorizationRequired"]);
+    assert.deepEqual(
+      receiver.notifications(LIFECYCLE).map((i) => i.lifecycleEvent),
+      ["reauthorizationRequired"],
+    );
     assert.equal(receiver.notifications(LIFECYCLE)[0].clientState, "secret-client-state");
     clock.advance(5 * MINUTE);
     await emu.settle();
@@ -390,7 +498,9 @@ describe("lifecycle", () => {
     assert.equal(receiver.notifications(LIFECYCLE).length, 2);
 
     const fresh = await signIn(emu, org);
-    const renewed = await graph(emu, fresh.access_token, "PATCH", `/subscriptions/${sub.id}`, { expirationDateTime: iso(clock.now() + 4000 * MINUTE) });
+    const renewed = await graph(emu, fresh.access_token, "PATCH", `/subscriptions/${sub.id}`, {
+      expirationDateTime: iso(clock.now() + 4000 * MINUTE),
+    });
     assert.equal(renewed.status, 200);
     clock.advance(15 * MINUTE);
     await emu.settle();
@@ -403,9 +513,15 @@ describe("lifecycle", () => {
     await emergencyCall();
     await emu.settle();
     assert.equal(receiver.notifications(NOTIFY).length, 0);
-    assert.equal(emu.state.deliveries.filter((d) => d.subscriptionId === sub.id && d.kind === "change").at(-1)!.status, "lost");
+    assert.equal(
+      emu.state.deliveries.filter((d) => d.subscriptionId === sub.id && d.kind === "change").at(-1)!.status,
+      "lost",
+    );
     const fresh = await signIn(emu, org);
-    assert.equal((await graph(emu, fresh.access_token, "POST", `/subscriptions/${sub.id}/reauthorize`)).status, 204);
+    assert.equal(
+      (await graph(emu, fresh.access_token, "POST", `/subscriptions/${sub.id}/reauthorize`)).status,
+      204,
+    );
     await emergencyCall();
     await emu.settle();
     assert.equal(receiver.notifications(NOTIFY).length, 1);
@@ -413,10 +529,15 @@ describe("lifecycle", () => {
 
   test("subscriptionRemoved on demand is delivered and the subscription is gone", async () => {
     const id = (await subscribe()).json().id;
-    const res = await control(emu, "POST", `/_emulator/subscriptions/${id}/lifecycle`, { event: "subscriptionRemoved" });
+    const res = await control(emu, "POST", `/_emulator/subscriptions/${id}/lifecycle`, {
+      event: "subscriptionRemoved",
+    });
     assert.ok(res.deliveryId);
     await emu.settle();
-    assert.deepEqual(receiver.notifications(LIFECYCLE).map((i) => i.lifecycleEvent), ["subscriptionRemoved"]);
+    assert.deepEqual(
+      receiver.notifications(LIFECYCLE).map((i) => i.lifecycleEvent),
+      ["subscriptionRemoved"],
+    );
     assert.equal((await graph(emu, tokens.access_token, "GET", `/subscriptions/${id}`)).status, 404);
     await emergencyCall();
     await emu.settle();
@@ -424,7 +545,12 @@ describe("lifecycle", () => {
   });
 
   test("an expired subscription stops delivering and is no longer found", async () => {
-    const sub = (await subscribe({ lifecycleNotificationUrl: undefined, expirationDateTime: iso(clock.now() + 50 * MINUTE) })).json();
+    const sub = (
+      await subscribe({
+        lifecycleNotificationUrl: undefined,
+        expirationDateTime: iso(clock.now() + 50 * MINUTE),
+      })
+    ).json();
     clock.advance(51 * MINUTE);
     await emergencyCall();
     await emu.settle();

@@ -12,7 +12,9 @@ export interface ReceivedRequest {
 }
 
 /** What the receiver answers; a function decides per request. The default behaves like a correct relay. */
-export type Behaviour = (req: ReceivedRequest) => { status?: number; contentType?: string; body?: string; delayMs?: number } | undefined;
+export type Behaviour = (
+  req: ReceivedRequest,
+) => { status?: number; contentType?: string; body?: string; delayMs?: number } | undefined;
 
 export const correctBehaviour: Behaviour = (req) => {
   const token = req.query.get("validationToken");
@@ -44,30 +46,42 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-  const server = createHttpsServer({ cert: ca.certPem, key: ca.keyPem }, (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const url = new URL(req.url ?? "/", "https://receiver");
-      const body = Buffer.concat(chunks).toString("utf8");
-      let json: any;
-      try {
-        json = body ? JSON.parse(body) : undefined;
-      } catch {
-        json = undefined;
-      }
-      const record: ReceivedRequest = { path: url.pathname, query: url.searchParams, contentType: req.headers["content-type"], body, json };
-      receiver.received.push(record);
-      const answer = receiver.behaviour(record) ?? correctBehaviour(record)!;
-      const reply = () => {
-        if (res.destroyed) return;
-        res.writeHead(answer.status ?? 202, answer.contentType ? { "content-type": answer.contentType } : {});
-        res.end(answer.body ?? "");
-      };
-      if (answer.delayMs) setTimeout(reply, answer.delayMs);
-      else reply();
-    });
-  });
+  const server = createHttpsServer(
+    { cert: ca.certPem, key: ca.keyPem },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const url = new URL(req.url ?? "/", "https://receiver");
+        const body = Buffer.concat(chunks).toString("utf8");
+        let json: any;
+        try {
+          json = body ? JSON.parse(body) : undefined;
+        } catch {
+          json = undefined;
+        }
+        const record: ReceivedRequest = {
+          path: url.pathname,
+          query: url.searchParams,
+          contentType: req.headers["content-type"],
+          body,
+          json,
+        };
+        receiver.received.push(record);
+        const answer = receiver.behaviour(record) ?? correctBehaviour(record)!;
+        const reply = () => {
+          if (res.destroyed) return;
+          res.writeHead(
+            answer.status ?? 202,
+            answer.contentType ? { "content-type": answer.contentType } : {},
+          );
+          res.end(answer.body ?? "");
+        };
+        if (answer.delayMs) setTimeout(reply, answer.delayMs);
+        else reply();
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   receiver.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const close = receiver.close;

@@ -1,0 +1,23 @@
+import { pino, type Logger } from "pino";
+import type { LogLevel } from "./config.ts";
+
+/** Every secret the relay handles, wherever it could appear in a log record. */
+export const REDACTED_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "*.access_token",
+  "*.refresh_token",
+  "*.id_token",
+  "*.client_secret",
+  "*.clientSecret",
+  "*.clientState",
+  "*.code",
+  "*.code_verifier",
+  "*.dataKey",
+  "*.privateKey",
+  "*.password",
+];
+
+export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } }, destination as never);
+}
