@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { LOGIN_HOST, type EmulatorContext } from "../emulator-context.ts";
+import { newGuid } from "../ids.ts";
 import { handleAuthorize } from "./authorize-endpoint.ts";
+import { entraErrorBody } from "./entra-errors.ts";
 import { resolveTenant } from "./resolve-tenant.ts";
 import { handleTokenRequest } from "./token-endpoint.ts";
 
@@ -26,10 +28,12 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: EmulatorContex
     "/:tenant/oauth2/v2.0/token",
     async (req, reply) => {
       if (!isForm(req.headers["content-type"])) {
-        return reply.code(400).send({
-          error: "invalid_request",
-          error_description: "AADSTS900144: The request body must be application/x-www-form-urlencoded.",
+        // Entra reads no parameter from a body that is not a form, so the first required one is "missing".
+        const { status, body } = entraErrorBody(900144, ctx.clock.now(), {
+          traceId: newGuid(),
+          correlationId: newGuid(),
         });
+        return reply.code(status).send(body);
       }
       const result = await handleTokenRequest(
         ctx,
@@ -47,11 +51,15 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: EmulatorContex
 
   app.get<{ Params: Params }>("/:tenant/v2.0/.well-known/openid-configuration", async (req, reply) => {
     const tenant = resolveTenant(ctx.state, req.params.tenant);
-    if (!tenant)
-      return reply.code(400).send({
-        error: "invalid_tenant",
-        error_description: `AADSTS90002: Tenant '${req.params.tenant}' not found.`,
-      });
+    if (!tenant) {
+      const { status, body } = entraErrorBody(
+        90002,
+        ctx.clock.now(),
+        { traceId: newGuid(), correlationId: newGuid() },
+        { detail: `Tenant '${req.params.tenant}' not found.` },
+      );
+      return reply.code(status).send(body);
+    }
     const segment = tenant === "multi" ? req.params.tenant : tenant.id;
     const base = `${ctx.baseUrl()}/${segment}`;
     return {
