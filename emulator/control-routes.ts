@@ -175,6 +175,12 @@ export function registerControlRoutes(
     async (req) => {
       const user = userOf(tenantOf(req.params.tid), req.params.userId, "userId");
       user.tokensValidAfter = ctx.clock.now() + 1;
+      // Graph asks for reauthorization "when an administrator has revoked your app's permissions"
+      // (https://learn.microsoft.com/graph/change-notifications-lifecycle-events).
+      for (const sub of state.subscriptions.values()) {
+        if (sub.creatorId === user.id && !sub.removed)
+          enqueueLifecycleNotification(ctx, sub, "reauthorizationRequired");
+      }
       return { userId: user.id, tokensValidAfter: iso(user.tokensValidAfter) };
     },
   );

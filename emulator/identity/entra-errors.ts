@@ -226,7 +226,10 @@ export function entraErrorBody(
 ): { status: number; body: EntraErrorBody } {
   const spec = AADSTS_CATALOG[aadsts] ?? { error: "invalid_request", status: 400, description: "Error." };
   // "2016-01-09 02:02:12Z", and CRLF before each trailer line, as in reference-error-codes' sample response.
-  const timestamp = new Date(nowMs).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
+  const timestamp = new Date(nowMs)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d{3}Z$/, "Z");
   const description = `AADSTS${aadsts}: ${override.detail ?? spec.description}\r\nTrace ID: ${ids.traceId}\r\nCorrelation ID: ${ids.correlationId}\r\nTimestamp: ${timestamp}`;
   const body: EntraErrorBody = {
     error: override.error ?? spec.error,

@@ -527,6 +527,20 @@ describe("lifecycle", () => {
     assert.equal(receiver.notifications(NOTIFY).length, 1);
   });
 
+  test("revoking the service user's sessions asks for reauthorization at once", async () => {
+    await subscribe();
+    await control(
+      emu,
+      "POST",
+      `/_emulator/tenants/${org.tenantId}/users/${org.serviceUser.id}/revoke-sessions`,
+    );
+    await emu.settle();
+    assert.deepEqual(
+      receiver.notifications(LIFECYCLE).map((i) => i.lifecycleEvent),
+      ["reauthorizationRequired"],
+    );
+  });
+
   test("subscriptionRemoved on demand is delivered and the subscription is gone", async () => {
     const id = (await subscribe()).json().id;
     const res = await control(emu, "POST", `/_emulator/subscriptions/${id}/lifecycle`, {
