@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { enqueueLifecycleNotification } from "./delivery/enqueue-notifications.ts";
 import type { EmulatorContext } from "./emulator-context.ts";
-import type { Fault, Tenant } from "./emulator-state.ts";
+import type { Fault, Tenant, User } from "./emulator-state.ts";
 import { addFault, FAULT_KINDS } from "./faults.ts";
 import { AADSTS_CATALOG } from "./identity/entra-errors.ts";
 import { newGuid } from "./ids.ts";
@@ -47,6 +47,8 @@ class Problems {
   }
 }
 
+const describeValue = (value: unknown): string => (value === undefined ? "(missing)" : JSON.stringify(value));
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The emulator's control API under `/_emulator/`: set up directories, drive Teams, move time, inject faults. */
@@ -61,10 +63,14 @@ export function registerControlRoutes(
     if (!tenant) throw new ControlError(404, `tenant ${tid} not found`);
     return tenant;
   };
-  const userOf = (tenant: Tenant, userId: unknown, key: string) => {
+  const findUser = (tenant: Tenant, userId: unknown): User | undefined => {
     const user = typeof userId === "string" ? state.users.get(userId.toLowerCase()) : undefined;
-    if (!user || user.tenantId !== tenant.id)
-      throw new ControlError(400, `${key} ${String(userId)} is not a user of tenant ${tenant.id}`);
+    return user && user.tenantId === tenant.id ? user : undefined;
+  };
+  const userOf = (tenant: Tenant, userId: unknown, key: string): User => {
+    const user = findUser(tenant, userId);
+    if (!user)
+      throw new ControlError(400, `${key} ${describeValue(userId)} is not a user of tenant ${tenant.id}`);
     return user;
   };
   const body = (raw: unknown): Body => {
@@ -245,8 +251,18 @@ export function registerControlRoutes(
     const dialString = p.string(b, "dialString", true);
     if (dialString && !["911", "933", "112"].includes(dialString))
       p.list.push("dialString must be 911, 933 or 112");
+    const caller = findUser(tenant, b.callerId);
+    if (!caller) p.list.push(`callerId ${describeValue(b.callerId)} is not a user of tenant ${tenant.id}`);
+    const notified: User[] = [];
     if (!Array.isArray(b.notify) || b.notify.length === 0)
       p.list.push("notify must list at least one user id");
+    else {
+      for (const id of b.notify) {
+        const member = findUser(tenant, id);
+        if (member) notified.push(member);
+        else p.list.push(`notify entry ${describeValue(id)} is not a user of tenant ${tenant.id}`);
+      }
+    }
     const location = (b.location ?? { kind: "unknown" }) as Body;
     if (
       typeof location !== "object" ||
@@ -259,8 +275,7 @@ export function registerControlRoutes(
         p.list.push(`location.${key} must be a string`);
     }
     p.throwIfAny();
-    const caller = userOf(tenant, b.callerId, "callerId");
-    const notified = (b.notify as unknown[]).map((id) => userOf(tenant, id, "notify entry"));
+    if (!caller) throw new ControlError(400, "callerId is not a user of this tenant");
     const messageBody = renderEmergencyMessageBody({
       callerDisplayName: caller.displayName,
       dialString: dialString as EmergencyDialString,

