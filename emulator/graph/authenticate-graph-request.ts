@@ -12,13 +12,20 @@ export interface GraphCaller {
   tokenExpiresAt: number;
 }
 
+/** Graph's 401s name the authority to get a token from (https://learn.microsoft.com/graph/errors). */
+function unauthorized(message: string): GraphError {
+  return new GraphError(401, "InvalidAuthenticationToken", message, {
+    "www-authenticate": `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="${GRAPH_RESOURCE_APP_ID}"`,
+  });
+}
+
 /** Checks the bearer token the way Graph does: signature, lifetime, audience, a delegated caller. */
 export async function authenticateGraphRequest(
   ctx: EmulatorContext,
   authorization: string | undefined,
 ): Promise<GraphCaller> {
   if (!authorization?.startsWith("Bearer ")) {
-    throw new GraphError(401, "InvalidAuthenticationToken", "Access token is empty.");
+    throw unauthorized("Access token is empty.");
   }
   let payload;
   try {
@@ -29,32 +36,19 @@ export async function authenticateGraphRequest(
     }));
   } catch (error) {
     if (error instanceof errors.JWTExpired) {
-      throw new GraphError(
-        401,
-        "InvalidAuthenticationToken",
-        "Lifetime validation failed, the token is expired.",
-      );
+      throw unauthorized("Lifetime validation failed, the token is expired.");
     }
-    throw new GraphError(
-      401,
-      "InvalidAuthenticationToken",
-      "Access token validation failure. Invalid audience or signature.",
-    );
+    throw unauthorized("Access token validation failure. Invalid audience or signature.");
   }
   if (payload.aud !== GRAPH_RESOURCE && payload.aud !== GRAPH_RESOURCE_APP_ID) {
-    throw new GraphError(
-      401,
-      "InvalidAuthenticationToken",
-      "Access token validation failure. Invalid audience.",
-    );
+    throw unauthorized("Access token validation failure. Invalid audience.");
   }
   if (typeof payload.scp !== "string") {
     // Everything the relay does runs with a delegated token; app-only tokens carry `roles` instead of `scp`.
     throw new GraphError(403, "Forbidden", "This operation requires a delegated (user) token.");
   }
   const user = typeof payload.oid === "string" ? ctx.state.users.get(payload.oid) : undefined;
-  if (!user)
-    throw new GraphError(401, "InvalidAuthenticationToken", "The user of this token no longer exists.");
+  if (!user) throw unauthorized("The user of this token no longer exists.");
   return {
     user,
     appId: String(payload.appid),

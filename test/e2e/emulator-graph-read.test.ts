@@ -136,7 +136,9 @@ test("GET /me: the token's user; no, expired or foreign-signed tokens are 401 In
   assert.equal(me.json().userPrincipalName, org.serviceUser.userPrincipalName);
   assert.equal(me.json().displayName, "Emergency Relay Service");
 
-  assertGraphError(await graphGet(null, "/me"), 401, "InvalidAuthenticationToken");
+  const anonymous = await graphGet(null, "/me");
+  assertGraphError(anonymous, 401, "InvalidAuthenticationToken");
+  assert.match(String(anonymous.headers["www-authenticate"]), /^Bearer .*authorization_uri=/);
   assertGraphError(await graphGet("not-a-jwt", "/me"), 401, "InvalidAuthenticationToken");
 
   // The same claims and header, signed with a key the emulator never published.
