@@ -9,6 +9,12 @@ export type ErrorCode =
   | "ERR_CONFLICT"
   | "ERR_STORAGE_UNAVAILABLE"
   | "ERR_MIGRATION"
+  | "ERR_UNAUTHORIZED"
+  | "ERR_SECRET_UNREADABLE"
+  | "ERR_ORG_INCOMPLETE"
+  | "ERR_OAUTH_STATE"
+  | "ERR_OAUTH_REJECTED"
+  | "ERR_TOKEN_REFRESH"
   | "ERR_INTERNAL";
 
 // One table so the HTTP layer never invents its own mapping; a storage outage must be 5xx so Graph retries.
@@ -19,6 +25,15 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_CONFLICT: 409,
   ERR_STORAGE_UNAVAILABLE: 503,
   ERR_MIGRATION: 500,
+  ERR_UNAUTHORIZED: 401,
+  ERR_SECRET_UNREADABLE: 500,
+  // The org exists but lacks what connecting needs (tenant, client id, secret): the admin must finish setup.
+  ERR_ORG_INCOMPLETE: 409,
+  // A forged, replayed or expired OAuth `state`.
+  ERR_OAUTH_STATE: 400,
+  // Microsoft answered the sign-in with an error, or the account is not the one this org may use.
+  ERR_OAUTH_REJECTED: 400,
+  ERR_TOKEN_REFRESH: 502,
   ERR_INTERNAL: 500,
 };
 

@@ -12,8 +12,62 @@ export interface OrgsTable {
   client_secret_ciphertext: string | null;
   client_secret_expires_at: number | null;
   webhook_base_url: string | null;
+  /** UPN the admin expects to connect; used as `login_hint`. */
+  expected_service_user_upn: string | null;
+  /** Smallest "days left" threshold (30/14/7/1/0) already announced for the current secret expiry. */
+  secret_expiry_warned_days: number | null;
   created_at: number;
   updated_at: number;
+}
+
+export type ConnectionState = "connected" | "retrying" | "needs_reauth" | "misconfigured" | "disconnected";
+export type FailureBucket = "retry" | "reauth" | "admin" | "defect";
+
+export interface MsConnectionsTable {
+  org_id: string;
+  state: ConnectionState;
+  tenant_id: string;
+  /** The service user's immutable object id (`oid`). */
+  user_id: string;
+  user_principal_name: string;
+  user_display_name: string | null;
+  /** msal's `{oid}.{tid}`. */
+  home_account_id: string;
+  access_token_expires_at: number | null;
+  last_refresh_at: number | null;
+  consecutive_failures: Generated<number>;
+  last_error_bucket: FailureBucket | null;
+  last_error_aadsts: number | null;
+  last_error_message: string | null;
+  connected_at: number;
+  updated_at: number;
+}
+
+export interface MsTokenCachesTable {
+  org_id: string;
+  /** AES-256-GCM envelope of msal's serialized cache (it holds the refresh token). */
+  cache_ciphertext: string;
+  /** Bumped on every write, for optimistic checks. */
+  version: number;
+  updated_at: number;
+}
+
+export interface OauthPendingTable {
+  /** The OAuth `state` value: random, single use. */
+  state: string;
+  org_id: string;
+  code_verifier_ciphertext: string;
+  nonce: string;
+  login_hint: string | null;
+  replace_user: Generated<number>;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  owner: string;
+  expires_at: number;
 }
 
 export type EventSeverity = "info" | "warning" | "error" | "critical";
@@ -54,6 +108,10 @@ export interface Database {
   operational_events: OperationalEventsTable;
   jobs: JobsTable;
   kv: KvTable;
+  ms_connections: MsConnectionsTable;
+  ms_token_caches: MsTokenCachesTable;
+  oauth_pending: OauthPendingTable;
+  leases: LeasesTable;
 }
 
 export type Engine = "sqlite" | "postgres";

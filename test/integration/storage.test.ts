@@ -11,7 +11,17 @@ import type { Engine } from "../../src/storage/schema.ts";
 import { FakeClock } from "../helpers/fake-clock.ts";
 import { forEachEngine, openTestDatabase, postgresTestUrl } from "../helpers/databases.ts";
 
-const FOUNDATION_TABLES = ["jobs", "kv", "operational_events", "orgs"];
+const ALL_TABLES = [
+  "jobs",
+  "kv",
+  "leases",
+  "ms_connections",
+  "ms_token_caches",
+  "oauth_pending",
+  "operational_events",
+  "orgs",
+];
+const ALL_MIGRATIONS = ["0001-foundation", "0002-connections"];
 const T0 = Date.parse("2026-11-27T09:00:00.000Z");
 
 async function tableNames(database: { db: { introspection: { getTables(): Promise<{ name: string }[]> } } }) {
@@ -47,11 +57,11 @@ forEachEngine("storage", (engine) => {
     t.after(() => database.close());
     assert.deepEqual(await tableNames(database), []);
 
-    assert.deepEqual(await migrateToLatest(database.db, engine), ["0001-foundation"]);
-    assert.deepEqual(await tableNames(database), FOUNDATION_TABLES);
+    assert.deepEqual(await migrateToLatest(database.db, engine), ALL_MIGRATIONS);
+    assert.deepEqual(await tableNames(database), ALL_TABLES);
 
     assert.deepEqual(await migrateToLatest(database.db, engine), []);
-    assert.deepEqual(await tableNames(database), FOUNDATION_TABLES);
+    assert.deepEqual(await tableNames(database), ALL_TABLES);
   });
 
   it("rolls a failed migration back completely and names it", async (t) => {
@@ -80,6 +90,8 @@ forEachEngine("storage", (engine) => {
       client_secret_ciphertext: "v1.iv.ciphertext.tag",
       client_secret_expires_at: Date.parse("2027-05-27T09:00:00.000Z"),
       webhook_base_url: "https://relay.example.com",
+      expected_service_user_upn: "relay@contoso.example",
+      secret_expiry_warned_days: null,
       created_at: T0,
       updated_at: T0 + 1,
     };
@@ -196,8 +208,8 @@ describe("storage [postgres] settings", () => {
     );
     t.after(() => Promise.all(others.map((o) => o.close())));
     const applied = await Promise.all(others.map((o) => migrateToLatest(o.db, "postgres")));
-    assert.deepEqual(applied.flat(), ["0001-foundation"]);
-    assert.deepEqual(await tableNames(database), FOUNDATION_TABLES);
+    assert.deepEqual(applied.flat(), ALL_MIGRATIONS);
+    assert.deepEqual(await tableNames(database), ALL_TABLES);
   });
 
   it("refuses int8 values a JS number cannot hold instead of rounding them", async (t) => {

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from "kysely";
 import type { Engine } from "../schema.ts";
 import { foundation } from "./0001-foundation.ts";
+import { connections } from "./0002-connections.ts";
 
 /**
  * Every migration, compiled into the app so nothing globs the file system at runtime. Names sort in the order
@@ -13,6 +14,7 @@ import { foundation } from "./0001-foundation.ts";
  */
 const MIGRATIONS: Readonly<Record<string, (engine: Engine) => Migration>> = {
   "0001-foundation": foundation,
+  "0002-connections": connections,
 };
 
 export function migrationProvider(engine: Engine): MigrationProvider {
