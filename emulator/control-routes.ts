@@ -88,9 +88,15 @@ export function registerControlRoutes(
 
   app.post("/_emulator/tenants", async (req, reply) => {
     const p = new Problems();
-    const displayName = p.string(body(req.body), "displayName", true);
+    const b = body(req.body);
+    const displayName = p.string(b, "displayName", true);
+    // An explicit id lets tests create the consumer tenant 9188040d-... that personal Microsoft accounts sign in from.
+    const requestedId = p.string(b, "id", false)?.toLowerCase();
+    if (requestedId && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(requestedId))
+      p.list.push("id must be a GUID");
+    if (requestedId && state.tenants.has(requestedId)) p.list.push(`tenant ${requestedId} already exists`);
     p.throwIfAny();
-    const id = newGuid();
+    const id = requestedId ?? newGuid();
     const slug =
       displayName!
         .toLowerCase()
@@ -108,6 +114,9 @@ export function registerControlRoutes(
     const displayName = p.string(b, "displayName", true);
     const redirectUris = readRedirectUris(p, b.redirectUris, true) ?? [];
     const secretExpiresAt = p.time(b, "secretExpiresAt");
+    const audience = b.signInAudience ?? "AzureADMyOrg";
+    if (audience !== "AzureADMyOrg" && audience !== "AzureADMultipleOrgs")
+      p.list.push("signInAudience must be AzureADMyOrg or AzureADMultipleOrgs");
     p.throwIfAny();
     const clientId = newGuid();
     // Entra secret values are 40 characters with a `~` in the 4th position; shape only, not content.
@@ -118,6 +127,7 @@ export function registerControlRoutes(
       tenantId: tenant.id,
       displayName: displayName!,
       redirectUris,
+      multiTenant: audience === "AzureADMultipleOrgs",
       secrets: [{ keyId: newGuid(), value: clientSecret, expiresAt }],
     });
     return reply.code(201).send({ clientId, clientSecret, secretExpiresAt: iso(expiresAt) });

@@ -17,6 +17,8 @@ export interface AppRegistration {
   tenantId: string;
   displayName: string;
   redirectUris: string[];
+  /** `signInAudience: AzureADMultipleOrgs`: users of any tenant may sign in, and their tokens carry their own `tid`. */
+  multiTenant: boolean;
   secrets: AppSecret[];
 }
 

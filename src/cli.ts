@@ -84,6 +84,10 @@ async function emulatorCommand(args: string[]): Promise<void> {
 async function serveCommand(): Promise<void> {
   const relay = await startRelay(loadConfig(process.env, { requirePublicUrl: true }));
   console.log(`relay listening on ${relay.url}`);
+  if (relay.generatedAdminToken) {
+    // Only its hash is stored: this is the one time it can be shown.
+    console.log(`Admin API token (shown once, store it now): ${relay.generatedAdminToken}`);
+  }
   closeOnSignal(() => relay.close());
 }
 

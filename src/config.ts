@@ -18,6 +18,8 @@ export interface Config {
   graphBaseUrl: string;
   jwksUrl: string;
   microsoftCaFile: string | undefined;
+  /** Per-request timeout towards Entra ID and Graph. */
+  microsoftTimeoutMs: number;
   tls: { certFile: string; keyFile: string } | undefined;
   trustProxy: boolean;
   adminToken: string | undefined;
@@ -55,6 +57,7 @@ export function loadConfig(
     graphBaseUrl: reader.url("RELAY_GRAPH_BASE_URL", "https://graph.microsoft.com"),
     jwksUrl: reader.url("RELAY_JWKS_URL", "https://login.microsoftonline.com/common/discovery/v2.0/keys"),
     microsoftCaFile: reader.path("RELAY_MICROSOFT_CA_FILE", cwd),
+    microsoftTimeoutMs: reader.integer("RELAY_MICROSOFT_TIMEOUT_MS", 10_000, 100, 120_000),
     tls: reader.tls("RELAY_TLS_CERT_FILE", "RELAY_TLS_KEY_FILE", cwd),
     trustProxy: reader.boolean("RELAY_TRUST_PROXY", false),
     adminToken: reader.adminToken("RELAY_ADMIN_TOKEN"),
@@ -101,6 +104,14 @@ class EnvReader {
     const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
     if (port >= 1 && port <= 65535) return port;
     return this.#problem(key, "must be an integer from 1 to 65535", fallback);
+  }
+
+  integer(key: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(key);
+    if (raw === undefined) return fallback;
+    const value = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+    if (value >= min && value <= max) return value;
+    return this.#problem(key, `must be an integer from ${min} to ${max}`, fallback);
   }
 
   boolean(key: string, fallback: boolean): boolean {

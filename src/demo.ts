@@ -1,3 +1,7 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createEmulator, loadOrCreateLocalCa, type Emulator } from "../emulator/index.ts";
@@ -5,9 +9,9 @@ import { loadConfig } from "./config.ts";
 import { startRelay } from "./main.ts";
 
 /** Calls the emulator's control API in-process (fastify inject), failing loudly on errors. */
-async function control<T>(
+async function emulatorCall<T>(
   emulator: Emulator,
-  method: "POST" | "PATCH" | "GET",
+  method: "POST" | "GET",
   url: string,
   payload?: object,
 ): Promise<T> {
@@ -16,9 +20,40 @@ async function control<T>(
   return res.json() as T;
 }
 
+async function relayCall<T>(
+  relayUrl: string,
+  adminToken: string,
+  method: string,
+  url: string,
+  body?: object,
+): Promise<T> {
+  const res = await fetch(`${relayUrl}${url}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${adminToken}`,
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) throw new Error(`relay ${method} ${url} -> ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function freePort(requested: string): Promise<number> {
+  const port = Number(requested);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`port must be 0-65535, got ${requested}`);
+  if (port !== 0) return port;
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const free = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return free;
+}
+
 /**
- * `demo`: the relay against a local Microsoft 365 emulator with a seeded tenant (Contoso), embedded SQLite,
- * and one simulated 933 test call so there is something to see.
+ * `demo`: the relay and the Microsoft 365 emulator wired together on embedded SQLite, a seeded tenant, and the org
+ * created and connected through the real flow (admin API -> app registration -> connect -> Microsoft sign-in -> callback).
  */
 export async function runDemo(
   args: string[],
@@ -29,16 +64,21 @@ export async function runDemo(
     options: {
       port: { type: "string", default: "8080" },
       "emulator-port": { type: "string", default: "8443" },
-      "data-dir": { type: "string", default: "./.data/demo" },
+      "data-dir": { type: "string" },
+      json: { type: "boolean", default: false },
       exit: { type: "boolean", default: false },
     },
   });
-  const dataDir = path.resolve(values["data-dir"]);
+  const dataDir = values["data-dir"]
+    ? path.resolve(values["data-dir"])
+    : await mkdtemp(path.join(tmpdir(), "relay-demo-"));
   const tls = await loadOrCreateLocalCa(path.join(dataDir, "emulator-tls"));
-  const emulator = await createEmulator({ tls, port: Number(values["emulator-port"]) });
-  const publicUrl = `http://localhost:${values.port}`;
+  const emulator = await createEmulator({ tls, port: await freePort(values["emulator-port"]) });
+  const port = await freePort(values.port);
+  const relayBase = `http://127.0.0.1:${port}`;
+  const adminToken = randomBytes(32).toString("base64url");
 
-  const { tenantId, domain } = await control<{ tenantId: string; domain: string }>(
+  const { tenantId, domain } = await emulatorCall<{ tenantId: string; domain: string }>(
     emulator,
     "POST",
     "/_emulator/tenants",
@@ -46,75 +86,108 @@ export async function runDemo(
       displayName: "Contoso",
     },
   );
-  const orgId = "demo";
-  const redirectUri = `${publicUrl}/api/org/${orgId}/ms-teams/callback`;
-  const app = await control<{ clientId: string; clientSecret: string; secretExpiresAt: string }>(
-    emulator,
-    "POST",
-    `/_emulator/tenants/${tenantId}/apps`,
-    { displayName: "Teams Emergency Relay", redirectUris: [redirectUri] },
-  );
   const user = (displayName: string, name: string) =>
-    control<{ id: string }>(emulator, "POST", `/_emulator/tenants/${tenantId}/users`, {
+    emulatorCall<{ id: string }>(emulator, "POST", `/_emulator/tenants/${tenantId}/users`, {
       displayName,
       userPrincipalName: `${name}@${domain}`,
     });
   const serviceUser = await user("Emergency Relay Service", "emergency-relay");
-  const desk = await user("Security Desk", "security-desk");
-  const caller = await user("Pat Jones", "pat.jones");
+  const notify = [await user("Security Desk", "security-desk"), await user("Facilities Lead", "facilities")];
+  const callers = [await user("Pat Jones", "pat.jones"), await user("Sam Lee", "sam.lee")];
 
   const relay = await startRelay(
     loadConfig({
       ...process.env,
       RELAY_DATA_DIR: dataDir,
       RELAY_HOST: "127.0.0.1",
-      RELAY_PORT: values.port,
-      RELAY_PUBLIC_URL: publicUrl,
+      RELAY_PORT: String(port),
+      RELAY_PUBLIC_URL: relayBase,
+      RELAY_ADMIN_TOKEN: adminToken,
       RELAY_LOGIN_BASE_URL: emulator.url,
       RELAY_GRAPH_BASE_URL: emulator.url,
       RELAY_JWKS_URL: `${emulator.url}/common/discovery/v2.0/keys`,
       RELAY_MICROSOFT_CA_FILE: tls.files.caCert,
       RELAY_LOG_LEVEL: process.env.RELAY_LOG_LEVEL ?? "warn",
     }),
+    // Logs go to stderr so stdout carries only the summary (one JSON line with --json).
+    { logDestination: process.stderr },
   );
 
-  const call = await control<{
-    callId: string;
-    messages: { userId: string; chatId: string; messageId: string }[];
-  }>(emulator, "POST", `/_emulator/tenants/${tenantId}/emergency-calls`, {
-    callerId: caller.id,
-    dialString: "933",
-    notify: [serviceUser.id, desk.id],
-    location: {
-      kind: "dynamic",
-      place: "Building 4, Floor 2, Room 210",
-      address: "1 Microsoft Way, Redmond, WA 98052",
+  // The real setup order: create the org, register the app with its redirect URI, enter the app's values, connect.
+  const org = await relayCall<{ id: string; redirectUri: string }>(
+    relay.url,
+    adminToken,
+    "POST",
+    "/api/orgs",
+    { name: "Contoso" },
+  );
+  const secretExpiresAt = new Date(Date.now() + 180 * 86_400_000).toISOString();
+  const registration = await emulatorCall<{ clientId: string; clientSecret: string }>(
+    emulator,
+    "POST",
+    `/_emulator/tenants/${tenantId}/apps`,
+    {
+      displayName: "Teams Emergency Relay",
+      redirectUris: [org.redirectUri],
+      secretExpiresAt,
     },
+  );
+  await relayCall(relay.url, adminToken, "PATCH", `/api/orgs/${org.id}`, {
+    tenantId,
+    clientId: registration.clientId,
+    clientSecret: registration.clientSecret,
+    clientSecretExpiresAt: secretExpiresAt,
+    expectedServiceUserUpn: `emergency-relay@${domain}`,
   });
-  const cacert = tls.files.caCert;
-  console.log(`
+  const { authorizeUrl } = await relayCall<{ authorizeUrl: string }>(
+    relay.url,
+    adminToken,
+    "GET",
+    `/api/org/${org.id}/ms-teams/connect?format=json`,
+  );
+  // The browser's part: the emulator signs the hinted user in at once and redirects to the relay's callback.
+  const signIn = await emulator.app.inject({ method: "GET", url: authorizeUrl.slice(emulator.url.length) });
+  const callback = await fetch(String(signIn.headers.location));
+  if (callback.status !== 200) throw new Error(`connect failed: ${callback.status} ${await callback.text()}`);
+  const status = await relayCall<{ connection: { state: string } }>(
+    relay.url,
+    adminToken,
+    "GET",
+    `/api/org/${org.id}/ms-teams/status`,
+  );
+
+  const summary = {
+    relayUrl: relay.url,
+    emulatorUrl: emulator.url,
+    caFile: tls.files.caCert,
+    adminToken,
+    orgId: org.id,
+    tenantId,
+    serviceUserId: serviceUser.id,
+    callerIds: callers.map((c) => c.id),
+    notifyUserIds: notify.map((n) => n.id),
+    dataDir,
+  };
+  if (values.json) {
+    console.log(JSON.stringify(summary));
+  } else {
+    console.log(`
 Teams Emergency Relay demo
-  relay:          ${relay.url}  (health: ${relay.url}/healthz, ${relay.url}/readyz, ${relay.url}/metrics)
+  relay:          ${relay.url}  (health: /healthz, /readyz, /metrics)
+  admin token:    ${adminToken}
   data directory: ${dataDir} (embedded SQLite)
-  emulator:       ${emulator.url}  (CA: ${cacert})
+  emulator:       ${emulator.url}  (CA: ${tls.files.caCert})
 
-Seeded Microsoft 365 tenant "Contoso" (${tenantId}):
-  app registration  client id ${app.clientId}, secret expires ${app.secretExpiresAt}
-                    redirect URI ${redirectUri}
-  service user      emergency-relay@${domain} (${serviceUser.id})
-  security desk     security-desk@${domain}
-  caller            pat.jones@${domain}
+Org "Contoso" (${org.id}) is ${status.connection.state} as emergency-relay@${domain} in tenant ${tenantId}.
+  status:  curl -H 'authorization: Bearer ${adminToken}' ${relay.url}/api/org/${org.id}/ms-teams/status
+  refresh: curl -X POST -H 'authorization: Bearer ${adminToken}' ${relay.url}/api/org/${org.id}/ms-teams/refresh
 
-A 933 test call was placed: ${call.messages.length} security-desk chat messages were posted (call ${call.callId}).
-Place another emergency call:
-  curl --cacert ${cacert} -X POST ${emulator.url}/_emulator/tenants/${tenantId}/emergency-calls \\
+Place an emergency call in the emulator (the relay receives it once subscriptions land, with the next issue):
+  curl --cacert ${tls.files.caCert} -X POST ${emulator.url}/_emulator/tenants/${tenantId}/emergency-calls \\
     -H 'content-type: application/json' \\
-    -d '{"callerId":"${caller.id}","dialString":"911","notify":["${serviceUser.id}"],"location":{"kind":"unknown"}}'
-See everything the emulator holds: curl --cacert ${cacert} ${emulator.url}/_emulator/state
-
-Not yet in this version: connecting the service user, subscriptions and alerts (the next issues add them);
-no admin credentials are created yet.
+    -d '{"callerId":"${callers[0]!.id}","dialString":"933","notify":["${serviceUser.id}","${notify[0]!.id}"],"location":{"kind":"dynamic","place":"Building 4, Floor 2","address":"1 Microsoft Way, Redmond, WA 98052"}}'
 `);
+  }
   const close = async () => {
     await relay.close();
     await emulator.close();
@@ -123,6 +196,6 @@ no admin credentials are created yet.
     await close();
     return;
   }
-  console.log("Press Ctrl-C to stop.");
+  if (!values.json) console.log("Press Ctrl-C to stop.");
   closeOnSignal(close);
 }

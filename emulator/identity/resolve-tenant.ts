@@ -20,5 +20,5 @@ export function findAppForTenantSegment(
   if (!tenant) return "unknown-tenant";
   const app = state.apps.get(clientId.toLowerCase());
   if (!app) return undefined;
-  return tenant === "multi" || app.tenantId === tenant.id ? app : undefined;
+  return tenant === "multi" || app.multiTenant || app.tenantId === tenant.id ? app : undefined;
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Clock } from "../core/clock.ts";
 import { RelayError } from "../core/errors.ts";
@@ -26,6 +26,13 @@ export interface NewOperationalEvent {
 
 export const MAX_LIST_LIMIT = 1000;
 
+let sequence = 0;
+/** Ids sort by time and, within one millisecond of one process, by order of writing: lists read as they happened. */
+function sortableId(now: number): string {
+  sequence = (sequence + 1) % 36 ** 4;
+  return `${now.toString(36).padStart(9, "0")}${sequence.toString(36).padStart(4, "0")}${randomBytes(4).toString("hex")}`;
+}
+
 export class OperationalEventStore {
   readonly #db: Kysely<Database>;
   readonly #clock: Clock;
@@ -36,14 +43,15 @@ export class OperationalEventStore {
   }
 
   async append(event: NewOperationalEvent): Promise<OperationalEvent> {
+    const createdAt = this.#clock.now();
     const stored: OperationalEvent = {
-      id: randomUUID(),
+      id: sortableId(createdAt),
       orgId: event.orgId ?? null,
       kind: event.kind,
       severity: event.severity,
       message: event.message,
       details: event.details ?? null,
-      createdAt: this.#clock.now(),
+      createdAt,
     };
     await this.#db
       .insertInto("operational_events")

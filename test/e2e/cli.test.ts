@@ -70,22 +70,47 @@ test("migrate creates the SQLite database and is idempotent", async () => {
   assert.match(second.stdout, /up to date/);
 });
 
-test("demo seeds the emulator, starts the relay and places a test call", async () => {
-  const [port, emulatorPort] = [await freePort(), await freePort()];
+test("demo wires the emulator and the relay, connects the org through the real flow and prints one JSON line", async () => {
+  const dataDir = path.join(dir, "demo");
   const result = await cli([
     "demo",
+    "--json",
     "--exit",
     "--port",
-    String(port),
+    "0",
     "--emulator-port",
-    String(emulatorPort),
+    "0",
     "--data-dir",
-    path.join(dir, "demo"),
+    dataDir,
   ]);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, new RegExp(`relay: +http://127\\.0\\.0\\.1:${port}`));
-  assert.match(result.stdout, new RegExp(`emulator: +https://127\\.0\\.0\\.1:${emulatorPort}`));
-  assert.match(result.stdout, /A 933 test call was placed: 2 security-desk chat messages/);
+  const lines = result.stdout.trim().split("\n");
+  assert.equal(lines.length, 1, result.stdout);
+  const summary = JSON.parse(lines[0]!);
+  for (const key of [
+    "relayUrl",
+    "emulatorUrl",
+    "caFile",
+    "adminToken",
+    "orgId",
+    "tenantId",
+    "serviceUserId",
+    "dataDir",
+  ]) {
+    assert.equal(typeof summary[key], "string", key);
+  }
+  assert.equal(summary.dataDir, dataDir);
+  assert.equal(summary.callerIds.length, 2);
+  assert.equal(summary.notifyUserIds.length, 2);
+  assert.match(summary.relayUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(summary.emulatorUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+});
+
+test("demo without --json says the org is connected and how to use it", async () => {
+  const result = await cli(["demo", "--exit", "--port", "0", "--emulator-port", "0"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /Org "Contoso" \(org_[a-z0-9]+\) is connected as emergency-relay@/);
+  assert.match(result.stdout, /admin token: +\S{40,}/);
 });
 
 test("doctor passes against reachable endpoints and names the fix for an unreachable one", async () => {

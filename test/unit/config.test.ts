@@ -29,6 +29,7 @@ describe("loadConfig", () => {
       graphBaseUrl: "https://graph.microsoft.com",
       jwksUrl: "https://login.microsoftonline.com/common/discovery/v2.0/keys",
       microsoftCaFile: undefined,
+      microsoftTimeoutMs: 10_000,
       tls: undefined,
       trustProxy: false,
       adminToken: undefined,
