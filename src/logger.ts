@@ -18,6 +18,23 @@ export const REDACTED_PATHS = [
   "*.password",
 ];
 
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  ip?: string;
+}
+
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } }, destination as never);
+  return pino(
+    {
+      level,
+      redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+      serializers: {
+        // Query strings carry OAuth codes and states (callback) and validation tokens: log the path only.
+        req: (req: LoggedRequest) => ({ method: req.method, path: req.url?.split("?")[0], ip: req.ip }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      },
+    },
+    destination as never,
+  );
 }

@@ -1,6 +1,19 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
+
+const contexts = new Map<string, SecureContext>();
+
+/** Built once per set of CAs: parsing every root certificate per request would dominate long simulations. */
+function trustedContext(caPems: string[]): SecureContext {
+  const key = caPems.join("\n");
+  let context = contexts.get(key);
+  if (!context) {
+    context = createSecureContext({ ca: [...rootCertificates, ...caPems], minVersion: "TLSv1.2" });
+    contexts.set(key, context);
+  }
+  return context;
+}
 
 export interface WebhookResponse {
   status: number | null;
@@ -36,7 +49,7 @@ export function postWebhook(
           "content-length": Buffer.byteLength(init.body),
           "user-agent": "Microsoft-Graph-Emulator/1.0",
         },
-        ca: target.protocol === "https:" ? [...rootCertificates, ...init.trustedCaPems] : undefined,
+        ...(target.protocol === "https:" ? { secureContext: trustedContext(init.trustedCaPems) } : {}),
         minVersion: "TLSv1.2",
         agent: false,
       },

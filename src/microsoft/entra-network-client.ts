@@ -5,7 +5,8 @@
 // node:https rather than fetch: Node 20's fetch cannot trust an extra CA per request without undici's Agent.
 import * as http from "node:http";
 import * as https from "node:https";
-import { rootCertificates } from "node:tls";
+import type { SecureContext } from "node:tls";
+import { trustedContext } from "./trusted-context.ts";
 import {
   AuthError,
   type INetworkModule,
@@ -56,7 +57,7 @@ export class EntraNetworkClient implements INetworkModule {
   lastResponse: EntraResponseInfo | undefined;
 
   readonly #loginBase: URL | undefined;
-  readonly #ca: string[] | undefined;
+  readonly #secureContext: SecureContext | undefined;
   readonly #timeoutMs: number;
   readonly #onResponse: ((info: EntraResponseInfo) => void) | undefined;
   readonly #now: () => number;
@@ -64,7 +65,7 @@ export class EntraNetworkClient implements INetworkModule {
   constructor(options: EntraNetworkClientOptions = {}) {
     this.#loginBase =
       options.loginBaseUrl === undefined ? undefined : parseLoginBaseUrl(options.loginBaseUrl);
-    this.#ca = options.extraCaPem === undefined ? undefined : [...rootCertificates, options.extraCaPem];
+    this.#secureContext = options.extraCaPem === undefined ? undefined : trustedContext(options.extraCaPem);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#onResponse = options.onResponse;
     this.#now = options.now ?? Date.now;
@@ -163,8 +164,13 @@ export class EntraNetworkClient implements INetworkModule {
     const payload = method === "POST" ? Buffer.from(options?.body ?? "", "utf8") : undefined;
     const headers: Record<string, string> = { ...options?.headers };
     if (payload !== undefined) headers["content-length"] = String(payload.length);
-    const requestOptions: https.RequestOptions = { method, headers, agent: false };
-    if (target.protocol === "https:" && this.#ca !== undefined) requestOptions.ca = this.#ca;
+    const requestOptions: https.RequestOptions & { secureContext?: SecureContext } = {
+      method,
+      headers,
+      agent: false,
+    };
+    if (target.protocol === "https:" && this.#secureContext !== undefined)
+      requestOptions.secureContext = this.#secureContext;
     const request = target.protocol === "https:" ? https.request : http.request;
 
     return new Promise<RawResponse>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { request } from "node:https";
 import { request as httpRequest } from "node:http";
-import { rootCertificates } from "node:tls";
+import { trustedContext } from "./trusted-context.ts";
 
 export interface ProbeResult {
   ok: boolean;
@@ -22,7 +22,7 @@ export function probeEndpoint(
         method: "GET",
         agent: false,
         minVersion: "TLSv1.2",
-        ca: options.extraCaPem ? [...rootCertificates, options.extraCaPem] : undefined,
+        ...(options.extraCaPem ? { secureContext: trustedContext(options.extraCaPem) } : {}),
         timeout: options.timeoutMs ?? 10_000,
       },
       (res) => {

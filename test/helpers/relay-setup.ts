@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,7 +37,9 @@ export async function startTestRelay(
   clock: FakeClock,
   env: Record<string, string> = {},
 ): Promise<TestRelay> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), "relay-e2e-"));
+  // tmpfs when there is one: these tests check behaviour, and fsync on a real disk dominates their run time.
+  const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  const dataDir = await mkdtemp(path.join(base, "relay-e2e-"));
   const caFile = path.join(dataDir, "emulator-ca.pem");
   await writeFile(caFile, emu.caPem!);
   const port = await freePort();

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { Emulator } from "../../emulator/index.ts";
+import { control, startEmulator } from "../helpers/emulator-setup.ts";
+import { FakeClock } from "../helpers/fake-clock.ts";
+import {
+  connectOrg,
+  createOrgWithApp,
+  runJobsUntil,
+  seedTenant,
+  startTestRelay,
+  type TestRelay,
+} from "../helpers/relay-setup.ts";
+
+const DAY = 86_400_000;
+const clock = new FakeClock();
+let emu: Emulator;
+let relay: TestRelay;
+
+before(async () => {
+  emu = await startEmulator({ clock });
+  relay = await startTestRelay(emu, clock, { RELAY_LOG_LEVEL: "warn" });
+});
+after(async () => {
+  await relay.close();
+  await emu.close();
+});
+
+test("120 simulated days keep the connection alive; a revocation on day 60 is reported within one refresh cycle", async () => {
+  const steady = await seedTenant(emu, "Steady");
+  const revoked = await seedTenant(emu, "Revoked");
+  const steadyOrg = await createOrgWithApp(emu, relay, steady, {
+    secretExpiresAt: new Date(clock.now() + 400 * DAY).toISOString(),
+  });
+  const revokedOrg = await createOrgWithApp(emu, relay, revoked, {
+    secretExpiresAt: new Date(clock.now() + 400 * DAY).toISOString(),
+  });
+  assert.equal((await connectOrg(emu, relay, steadyOrg.orgId)).status, 200);
+  assert.equal((await connectOrg(emu, relay, revokedOrg.orgId)).status, 200);
+
+  const start = clock.now();
+  let revokedAt: number | undefined;
+  let steadyStates = new Set<string>();
+  let checks = 0;
+  await runJobsUntil(relay, clock, start + 120 * DAY, async (now) => {
+    if (revokedAt === undefined && now >= start + 60 * DAY) {
+      await control(
+        emu,
+        "POST",
+        `/_emulator/tenants/${revoked.tenantId}/users/${revoked.serviceUser.id}/revoke-sessions`,
+      );
+      revokedAt = clock.now();
+    }
+    // Sample the steady org's state every so often: it must never leave `connected`.
+    if (++checks % 200 === 0) {
+      const s = (await relay.api("GET", `/api/org/${steadyOrg.orgId}/ms-teams/status`)).json();
+      steadyStates.add(s.connection.state);
+    }
+  });
+
+  const steadyStatus = (await relay.api("GET", `/api/org/${steadyOrg.orgId}/ms-teams/status`)).json();
+  steadyStates.add(steadyStatus.connection.state);
+  assert.deepEqual([...steadyStates], ["connected"]);
+  const steadyTokens = emu.state.accessTokens.filter((t) => t.clientId === steadyOrg.clientId);
+  assert.ok(
+    steadyTokens.length >= 2400 && steadyTokens.length <= 3200,
+    `${steadyTokens.length} access tokens over 120 days`,
+  );
+  // There was never a moment without a valid access token.
+  for (let i = 1; i < steadyTokens.length; i++) {
+    assert.ok(steadyTokens[i]!.issuedAt < steadyTokens[i - 1]!.expiresAt, `gap after token ${i - 1}`);
+  }
+  assert.ok(Date.parse(steadyStatus.connection.lastRefreshAt) > start + 120 * DAY - 2 * 3_600_000);
+  const steadyEvents = (await relay.api("GET", `/api/org/${steadyOrg.orgId}/events`)).json().events;
+  assert.deepEqual(
+    steadyEvents.map((e: { kind: string }) => e.kind),
+    ["connected"],
+  );
+
+  const revokedStatus = (await relay.api("GET", `/api/org/${revokedOrg.orgId}/ms-teams/status`)).json();
+  assert.equal(revokedStatus.connection.state, "needs_reauth");
+  assert.equal(revokedStatus.connection.lastError.aadsts, 50173);
+  const [reauth] = (await relay.api("GET", `/api/org/${revokedOrg.orgId}/events`)).json().events;
+  assert.equal(reauth.kind, "reauth_required");
+  const reportedAfter = Date.parse(reauth.createdAt) - revokedAt!;
+  assert.ok(
+    reportedAfter >= 0 && reportedAfter <= 90 * 60_000,
+    `reported ${reportedAfter / 60_000} min after the revocation`,
+  );
+  // And it stopped asking Entra: no token was issued to the revoked org after the revocation.
+  assert.equal(
+    emu.state.accessTokens.filter((t) => t.clientId === revokedOrg.clientId && t.issuedAt > revokedAt!)
+      .length,
+    0,
+  );
+});
