@@ -145,7 +145,11 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         await keeper.refresh(job.orgId!, "scheduled");
       },
       [JOB_TOKEN_HEALTH]: (job) => keeper.runHealthRefresh(job.orgId!),
-      [JOB_SECRET_SWEEP]: () => keeper.sweepSecretExpiry(),
+      [JOB_SECRET_SWEEP]: async () => {
+        await keeper.sweepSecretExpiry();
+        // Abandoned sign-ins leave their state rows behind; the daily sweep removes the expired ones.
+        await pending.purgeExpired(clock.now());
+      },
     },
     onError: (job, error) =>
       logger.error({ job: job.kind, orgId: job.orgId, err: error }, "job failed; retrying with backoff"),

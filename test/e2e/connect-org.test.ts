@@ -394,3 +394,16 @@ describe("secret expiry", () => {
     assert.equal((await status(org.orgId)).clientSecret.daysLeft < 0, true);
   });
 });
+
+describe("housekeeping", () => {
+  test("abandoned sign-ins are purged by the daily sweep", async () => {
+    const tenant = await seedTenant(emu);
+    const org = await createOrgWithApp(emu, relay, tenant);
+    const abandoned = await startConnect(relay, org.orgId);
+    await runJobsUntil(relay, clock, clock.now() + 25 * 60 * MINUTE);
+    // Had the row survived, this would say "longer than 15 minutes"; purged, it is simply unknown.
+    const { page } = await followSignIn(emu, abandoned);
+    assert.equal(page.status, 400);
+    assert.match(page.text, /unknown or was already used/);
+  });
+});
