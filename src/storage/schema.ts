@@ -103,6 +103,75 @@ export interface KvTable {
   updated_at: number;
 }
 
+export interface EncryptionCertificatesTable {
+  /** Our `encryptionCertificateId`, echoed in every rich notification. */
+  id: string;
+  org_id: string;
+  certificate_der_base64: string;
+  /** AES-256-GCM envelope of the PKCS#8 PEM private key. */
+  private_key_ciphertext: string;
+  /** Upper-case hex SHA-1 of the DER, as Graph sends `encryptionCertificateThumbprint`. */
+  thumbprint: string;
+  not_after: number;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export type SubscriptionState = "active" | "failing" | "removed";
+
+export interface SubscriptionsTable {
+  /** Graph's subscription id. */
+  id: string;
+  org_id: string;
+  resource: string;
+  change_type: string;
+  client_state_ciphertext: string;
+  include_resource_data: number;
+  encryption_certificate_id: string | null;
+  expires_at: number;
+  state: SubscriptionState;
+  last_renewed_at: number | null;
+  last_notification_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type InboxStatus = "pending" | "processed" | "rejected";
+
+export interface InboxTable {
+  id: string;
+  dedupe_key: string;
+  org_id: string | null;
+  subscription_id: string;
+  kind: "change" | "lifecycle";
+  payload_json: string;
+  received_at: number;
+  status: InboxStatus;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  locked_by: string | null;
+  locked_until: number | null;
+  processed_at: number | null;
+  last_error: string | null;
+}
+
+export interface SeenMessagesTable {
+  org_id: string;
+  chat_id: string;
+  message_id: string;
+  source: "notification" | "polling";
+  first_seen_at: number;
+  message_created_at: number | null;
+}
+
+export interface PollWatermarksTable {
+  org_id: string;
+  /** `lastModifiedDateTime` (ms) up to which every chat message has been seen. */
+  watermark: number;
+  updated_at: number;
+}
+
 export interface Database {
   orgs: OrgsTable;
   operational_events: OperationalEventsTable;
@@ -112,6 +181,11 @@ export interface Database {
   ms_token_caches: MsTokenCachesTable;
   oauth_pending: OauthPendingTable;
   leases: LeasesTable;
+  encryption_certificates: EncryptionCertificatesTable;
+  subscriptions: SubscriptionsTable;
+  inbox: InboxTable;
+  seen_messages: SeenMessagesTable;
+  poll_watermarks: PollWatermarksTable;
 }
 
 export type Engine = "sqlite" | "postgres";

@@ -12,6 +12,8 @@ import { FakeClock } from "../helpers/fake-clock.ts";
 import { forEachEngine, openTestDatabase, postgresTestUrl } from "../helpers/databases.ts";
 
 const ALL_TABLES = [
+  "encryption_certificates",
+  "inbox",
   "jobs",
   "kv",
   "leases",
@@ -20,8 +22,11 @@ const ALL_TABLES = [
   "oauth_pending",
   "operational_events",
   "orgs",
+  "poll_watermarks",
+  "seen_messages",
+  "subscriptions",
 ];
-const ALL_MIGRATIONS = ["0001-foundation", "0002-connections"];
+const ALL_MIGRATIONS = ["0001-foundation", "0002-connections", "0003-intake"];
 const T0 = Date.parse("2026-11-27T09:00:00.000Z");
 
 async function tableNames(database: { db: { introspection: { getTables(): Promise<{ name: string }[]> } } }) {

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from "kysely";
 import type { Engine } from "../schema.ts";
 import { foundation } from "./0001-foundation.ts";
 import { connections } from "./0002-connections.ts";
+import { intake } from "./0003-intake.ts";
 
 /**
  * Every migration, compiled into the app so nothing globs the file system at runtime. Names sort in the order
@@ -15,6 +16,7 @@ import { connections } from "./0002-connections.ts";
 const MIGRATIONS: Readonly<Record<string, (engine: Engine) => Migration>> = {
   "0001-foundation": foundation,
   "0002-connections": connections,
+  "0003-intake": intake,
 };
 
 export function migrationProvider(engine: Engine): MigrationProvider {
