@@ -99,6 +99,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     buildAuthorizeUrl: (app, request) => entra.buildAuthorizeUrl(app, request),
     redeemCode: (app, cache, request) => entra.redeemCode(app, cache, request),
     refresh: (app, cache, homeAccountId) => entra.refresh(app, cache, homeAccountId),
+    currentAccessToken: (app, cache, homeAccountId) => entra.currentAccessToken(app, cache, homeAccountId),
     failureOf: (error) => (error instanceof EntraTokenError ? error.failure : undefined),
     createPkcePair,
     randomToken: (bytes) => randomUrlToken(bytes),

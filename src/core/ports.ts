@@ -94,6 +94,11 @@ export interface IdentityProvider {
     request: { code: string; codeVerifier: string; redirectUri: string; nonce: string; state: string },
   ): Promise<AcquiredTokens>;
   refresh(app: EntraApp, cache: TokenCachePersistence, homeAccountId: string): Promise<AcquiredTokens>;
+  currentAccessToken(
+    app: EntraApp,
+    cache: TokenCachePersistence,
+    homeAccountId: string,
+  ): Promise<AcquiredTokens>;
   /** The failure behind an error thrown by redeemCode/refresh, or undefined for anything else (a bug). */
   failureOf(error: unknown): TokenFailureInfo | undefined;
   createPkcePair(): { verifier: string; challenge: string };

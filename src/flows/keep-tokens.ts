@@ -50,7 +50,12 @@ export interface TokenKeeper {
   status(orgId: string): Promise<ConnectionStatus>;
   /** Start-up: make sure every connected org and the secret sweep have their timers. */
   ensureScheduled(): Promise<void>;
+  /** A delegated Graph access token valid for at least a few more minutes, refreshing first when needed. */
+  accessToken(orgId: string): Promise<string>;
 }
+
+/** Graph calls get a token with at least this much life left. */
+const ACCESS_TOKEN_MIN_REMAINING_MS = 5 * 60_000;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -279,6 +284,51 @@ export function createTokenKeeper(deps: {
           daysLeft: expiresAt === null ? null : Math.floor((expiresAt - now) / DAY_MS),
         },
       };
+    },
+
+    async accessToken(orgId) {
+      let connection = await deps.connections.get(orgId);
+      if (!connection) throw new RelayError("ERR_ORG_INCOMPLETE", `Org ${orgId} is not connected.`);
+      const usable = () => connection!.state === "connected" || connection!.state === "retrying";
+      if (!usable())
+        throw new RelayError(
+          "ERR_TOKEN_REFRESH",
+          `Org ${orgId} needs attention (${connection.state}): ${connection.lastError?.message ?? ""}`,
+        );
+      const now = deps.clock.now();
+      if (
+        connection.accessTokenExpiresAt === null ||
+        connection.accessTokenExpiresAt - now < ACCESS_TOKEN_MIN_REMAINING_MS
+      ) {
+        connection = (await keeper.refresh(orgId, "scheduled")) ?? connection;
+        if (connection.state !== "connected") {
+          throw new RelayError(
+            "ERR_TOKEN_REFRESH",
+            `Org ${orgId} has no valid access token (${connection.state}): ${connection.lastError?.message ?? ""}`,
+          );
+        }
+      }
+      const org = await deps.orgs.get(orgId);
+      const clientSecret = await deps.orgs.readClientSecret(orgId);
+      if (!org?.tenantId || !org.clientId || !clientSecret)
+        throw new RelayError("ERR_ORG_INCOMPLETE", `Org ${orgId} lost its app registration values.`);
+      const homeAccountId = connection.homeAccountId;
+      return deps.lock.withLock(`token:${orgId}`, async () => {
+        try {
+          const tokens = await deps.identity.currentAccessToken(
+            { tenantId: org.tenantId!, clientId: org.clientId!, clientSecret },
+            deps.tokenCaches.persistenceFor(orgId),
+            homeAccountId,
+          );
+          return tokens.accessToken;
+        } catch (error) {
+          if (!deps.identity.failureOf(error)) throw error;
+          throw new RelayError(
+            "ERR_TOKEN_REFRESH",
+            `Could not read the access token of org ${orgId}; a refresh is scheduled.`,
+          );
+        }
+      });
     },
 
     async ensureScheduled() {

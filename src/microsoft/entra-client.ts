@@ -107,6 +107,15 @@ export interface EntraClient {
     cache: TokenCachePersistence,
     homeAccountId: string,
   ): Promise<AcquiredTokens>;
+  /**
+   * The cached access token, refreshed by msal only when msal (by the system clock) finds it expired. Callers check
+   * expiry by their own clock first and use `refresh` when it is near.
+   */
+  currentAccessToken(
+    app: EntraAppCredentials,
+    cache: TokenCachePersistence,
+    homeAccountId: string,
+  ): Promise<AcquiredTokens>;
 }
 
 export function createEntraClient(options: EntraClientOptions): EntraClient {
@@ -183,24 +192,28 @@ export function createEntraClient(options: EntraClientOptions): EntraClient {
       return toAcquired("redeem", result, now);
     },
 
-    async refresh(app, cache, homeAccountId) {
-      const network = newNetwork();
-      const client = newApplication(app, network, cachePlugin(cache, { load: true }));
-      let result: AuthenticationResult;
-      try {
-        const account = await client.getTokenCache().getAccountByHomeId(homeAccountId);
-        if (account === null) throw new EntraTokenError("refresh", { error: "no_account" });
-        result = await client.acquireTokenSilent({
-          account,
-          scopes: [...RELAY_GRAPH_SCOPES],
-          forceRefresh: true,
-        });
-      } catch (error) {
-        throw toEntraError("refresh", error, network);
-      }
-      return toAcquired("refresh", result, now);
-    },
+    refresh: (app, cache, homeAccountId) => acquireSilently(app, cache, homeAccountId, true),
+    currentAccessToken: (app, cache, homeAccountId) => acquireSilently(app, cache, homeAccountId, false),
   };
+
+  async function acquireSilently(
+    app: EntraAppCredentials,
+    cache: TokenCachePersistence,
+    homeAccountId: string,
+    forceRefresh: boolean,
+  ): Promise<AcquiredTokens> {
+    const network = newNetwork();
+    const client = newApplication(app, network, cachePlugin(cache, { load: true }));
+    let result: AuthenticationResult;
+    try {
+      const account = await client.getTokenCache().getAccountByHomeId(homeAccountId);
+      if (account === null) throw new EntraTokenError("refresh", { error: "no_account" });
+      result = await client.acquireTokenSilent({ account, scopes: [...RELAY_GRAPH_SCOPES], forceRefresh });
+    } catch (error) {
+      throw toEntraError("refresh", error, network);
+    }
+    return toAcquired("refresh", result, now);
+  }
 }
 
 /** PKCE (RFC 7636) S256 pair: a 43-character verifier and its SHA-256 challenge, both base64url. */
