@@ -6,6 +6,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { SecureContext } from "node:tls";
+import { parseRetryAfter } from "./parse-retry-after.ts";
 import { trustedContext } from "./trusted-context.ts";
 import {
   AuthError,
@@ -221,17 +222,6 @@ interface RawResponse {
 }
 
 class TimeoutError extends Error {}
-
-/** `Retry-After` as milliseconds from `nowMs`: RFC 9110 §10.2.3 delta-seconds or HTTP-date; Graph sends fractions. */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  // Every HTTP-date form starts with a day name; Date.parse alone would also take "-5" as a year.
-  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
 
 function entraErrorFields(body: unknown): Partial<EntraResponseInfo> {
   if (typeof body !== "object" || body === null) return {};
