@@ -65,20 +65,30 @@ export interface EntraApp {
 
 export interface AcquiredTokens {
   accessToken: string;
+  /** Epoch ms, from the access token's `exp` claim (msal's `expiresOn` follows the system clock). */
   accessTokenExpiresAt: number;
+  /** msal's `{oid}.{tid}`: how a refresh finds the account in the cache. */
   homeAccountId: string;
+  /** `oid`: the service user's immutable object id. */
   userId: string;
+  /** `tid` */
   tenantId: string;
+  /** `preferred_username`: for display and `login_hint` only, never for authorization. */
   userPrincipalName: string;
+  /** `name` */
   displayName: string | null;
 }
 
 /** A token-endpoint failure as the classifier needs it; never carries token material. */
 export interface TokenFailureInfo {
+  /** HTTP status of the token endpoint's answer; absent when none arrived. */
   status?: number;
+  /** OAuth `error` from the body, or msal's `errorCode` for failures on our side (`no_tokens_found`, ...). */
   error?: string;
   subError?: string;
+  /** AADSTS number: `error_codes[0]`, or msal's `errorNo`. */
   aadsts?: number;
+  /** From `Retry-After`, in milliseconds. */
   retryAfterMs?: number;
   transport?: "timeout" | "network" | "invalid_body";
 }

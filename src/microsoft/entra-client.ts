@@ -7,6 +7,7 @@
 // - Refreshes always force: msal judges cached tokens by the system clock, the relay by its injected clock.
 // - Failures become EntraTokenError with what the network client saw (status, Retry-After, AADSTS numbers),
 //   because msal's errors carry no HTTP status (§2.1).
+import type { AcquiredTokens as CoreAcquiredTokens } from "../core/ports.ts";
 import { createHash, randomBytes } from "node:crypto";
 import {
   AuthError,
@@ -63,20 +64,8 @@ export interface RedeemRequest {
   state: string;
 }
 
-export interface AcquiredTokens {
-  accessToken: string;
-  /** Epoch ms, from the access token's `exp` claim (msal's `expiresOn` follows the system clock). */
-  accessTokenExpiresAt: number;
-  /** msal's `{oid}.{tid}`: how `refresh` finds the account in the cache. */
-  homeAccountId: string;
-  /** `oid`: the service user's immutable object id. */
-  userId: string;
-  /** `tid` */
-  tenantId: string;
-  /** `preferred_username`: for display and `login_hint` only, never for authorization. */
-  userPrincipalName: string;
-  /** `name` */
-  displayName: string | null;
+/** The core's view of a token acquisition (src/core/ports.ts), plus the ID token's claims. */
+export interface AcquiredTokens extends CoreAcquiredTokens {
   idTokenClaims: Readonly<Record<string, unknown>>;
 }
 

@@ -1,19 +1,11 @@
+import type { TokenFailureInfo } from "../core/ports.ts";
+
 /**
  * What is known about a failed Entra token request: the network client's record of the HTTP exchange plus
  * msal's error fields. Holds no tokens, codes, secrets or error descriptions. Classify it with
  * `classifyTokenFailure` (src/core/token-failure.ts), which takes this shape.
  */
-export interface EntraFailure {
-  /** HTTP status of the token endpoint's answer; absent when none arrived. */
-  status?: number;
-  /** OAuth `error` from the body, or msal's `errorCode` for failures on our side (`no_tokens_found`, ...). */
-  error?: string;
-  subError?: string;
-  /** AADSTS number: `error_codes[0]`, or msal's `errorNo`. */
-  aadsts?: number;
-  /** From `Retry-After`, in milliseconds. */
-  retryAfterMs?: number;
-  transport?: "timeout" | "network" | "invalid_body";
+export interface EntraFailure extends TokenFailureInfo {
   /** Entra's `trace_id` and `correlation_id`: what Microsoft support asks for. */
   traceId?: string;
   correlationId?: string;

@@ -19,6 +19,18 @@ export interface ScheduleJob {
   runAt: number;
 }
 
+function newJobRow(job: ScheduleJob, now: number) {
+  return {
+    id: randomUUID(),
+    kind: job.kind,
+    org_id: job.orgId ?? null,
+    dedupe_key: job.dedupeKey,
+    run_at: job.runAt,
+    max_attempts: 0,
+    created_at: now,
+  };
+}
+
 /** The `jobs` table: durable timers that survive restarts and are claimed with leases. */
 export class JobStore {
   readonly #db: Kysely<Database>;
@@ -32,15 +44,7 @@ export class JobStore {
   async schedule(job: ScheduleJob, now: number): Promise<void> {
     await this.#db
       .insertInto("jobs")
-      .values({
-        id: randomUUID(),
-        kind: job.kind,
-        org_id: job.orgId ?? null,
-        dedupe_key: job.dedupeKey,
-        run_at: job.runAt,
-        max_attempts: 0,
-        created_at: now,
-      })
+      .values(newJobRow(job, now))
       .onConflict((oc) =>
         oc.column("dedupe_key").doUpdateSet({ run_at: job.runAt, attempts: 0, last_error: null }),
       )
@@ -51,15 +55,7 @@ export class JobStore {
   async ensure(job: ScheduleJob, now: number): Promise<void> {
     await this.#db
       .insertInto("jobs")
-      .values({
-        id: randomUUID(),
-        kind: job.kind,
-        org_id: job.orgId ?? null,
-        dedupe_key: job.dedupeKey,
-        run_at: job.runAt,
-        max_attempts: 0,
-        created_at: now,
-      })
+      .values(newJobRow(job, now))
       .onConflict((oc) => oc.column("dedupe_key").doNothing())
       .execute();
   }

@@ -1,17 +1,9 @@
 import type { Kysely } from "kysely";
+import type { PendingAuthRequest } from "../core/ports.ts";
 import type { SecretBox } from "../core/secret-box.ts";
 import type { Database } from "./schema.ts";
 
-export interface PendingAuth {
-  state: string;
-  orgId: string;
-  codeVerifier: string;
-  nonce: string;
-  loginHint: string | null;
-  replaceUser: boolean;
-  createdAt: number;
-  expiresAt: number;
-}
+export type PendingAuth = PendingAuthRequest;
 
 /** OAuth requests in flight, in the database so the callback may reach any instance. Each is taken once. */
 export class PendingAuthStore {
