@@ -73,7 +73,12 @@ export async function runDemo(
     ? path.resolve(values["data-dir"])
     : await mkdtemp(path.join(tmpdir(), "relay-demo-"));
   const tls = await loadOrCreateLocalCa(path.join(dataDir, "emulator-tls"));
-  const emulator = await createEmulator({ tls, port: await freePort(values["emulator-port"]) });
+  // The demo relay listens on plain http on loopback; real Graph only calls https webhooks.
+  const emulator = await createEmulator({
+    tls,
+    port: await freePort(values["emulator-port"]),
+    allowHttpWebhooks: true,
+  });
   const port = await freePort(values.port);
   const relayBase = `http://127.0.0.1:${port}`;
   const adminToken = randomBytes(32).toString("base64url");

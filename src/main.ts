@@ -3,9 +3,12 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "kysely";
+import { Registry } from "prom-client";
 import type { Config } from "./config.ts";
 import { systemClock, type Clock } from "./core/clock.ts";
+import type { DecryptionKeyring, LifecycleHandler, SubscriptionLookup } from "./core/intake-ports.ts";
 import type { IdentityProvider } from "./core/ports.ts";
+import type { GraphPort } from "./core/subscription.ts";
 import { createConnectOrgFlow } from "./flows/connect-org.ts";
 import {
   JOB_SECRET_SWEEP,
@@ -13,19 +16,46 @@ import {
   JOB_TOKEN_REFRESH,
   createTokenKeeper,
 } from "./flows/keep-tokens.ts";
+import {
+  JOB_SUBSCRIPTION_ENSURE,
+  JOB_SUBSCRIPTION_EXPIRY_CHECK,
+  JOB_SUBSCRIPTION_RENEW,
+  createSubscriptionKeeper,
+  type SubscriptionKeeper,
+} from "./flows/keep-subscriptions.ts";
 import { createOrgLock } from "./flows/org-lock.ts";
 import { requireAdmin } from "./http/admin-auth.ts";
 import { registerConnectRoutes } from "./http/connect-routes.ts";
 import { createHttpApp } from "./http/create-http-app.ts";
 import { installErrorHandler } from "./http/error-handler.ts";
+import {
+  createNotificationMetrics,
+  registerGraphNotificationRoutes,
+} from "./http/graph-notification-routes.ts";
 import { registerOrgRoutes } from "./http/org-routes.ts";
 import { createJobScheduler, type JobScheduler } from "./jobs/job-scheduler.ts";
+import { Counter } from "prom-client";
+import type { NewMessageHandler } from "./core/intake-ports.ts";
+import { createTeamsRateLimiter } from "./core/rate-limiter.ts";
+import { createInboxWorker } from "./flows/process-inbox.ts";
+import {
+  createMessageReconciler,
+  JOB_RECONCILE_MESSAGES,
+  type MessageReconciler,
+} from "./flows/reconcile-messages.ts";
+import { decryptRichNotification } from "./microsoft/decrypt-rich-notification.ts";
+import { createValidationTokenVerifier } from "./microsoft/validation-token-verifier.ts";
+import { PollWatermarkStore } from "./storage/poll-watermark-store.ts";
+import { SeenMessageStore } from "./storage/seen-message-store.ts";
 import { createLogger } from "./logger.ts";
 import { createEntraClient, createPkcePair, randomUrlToken } from "./microsoft/entra-client.ts";
 import { EntraTokenError } from "./microsoft/entra-token-error.ts";
+import { createGraphClient, GraphRequestError, type GraphClient } from "./microsoft/graph-client.ts";
 import { ensureAdminToken, verifyAdminToken } from "./storage/admin-token-store.ts";
 import { ConnectionStore } from "./storage/connection-store.ts";
+import { EncryptionCertificateStore } from "./storage/encryption-certificate-store.ts";
 import { loadOrCreateEncryptionKey } from "./storage/encryption-key.ts";
+import { InboxStore } from "./storage/inbox-store.ts";
 import { JobStore, type Job } from "./storage/job-store.ts";
 import { LeaseStore } from "./storage/lease-store.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
@@ -34,6 +64,7 @@ import { OperationalEventStore } from "./storage/operational-event-store.ts";
 import { OrgStore } from "./storage/org-store.ts";
 import { PendingAuthStore } from "./storage/pending-auth-store.ts";
 import { createSecretBox } from "./storage/secret-box.ts";
+import { SubscriptionStore } from "./storage/subscription-store.ts";
 import { TokenCacheStore } from "./storage/token-cache-store.ts";
 
 export interface RelayOptions {
@@ -53,6 +84,22 @@ export interface RunningRelay {
   nextJobAt(): Promise<number | undefined>;
   /** Every scheduled job, for operators and tests. */
   listJobs(): Promise<Job[]>;
+  /** Receiving notifications (issue 4): what the inbox worker and polling build on, and what tests inspect. */
+  intake: {
+    /** The webhook's durable queue (`InboxQueue` plus listing). */
+    inbox: InboxStore;
+    /** Private keys by `encryptionCertificateId`, retired ones included. */
+    keyring: DecryptionKeyring;
+    subscriptions: SubscriptionLookup;
+    /** Lifecycle items from the inbox go here. */
+    handleLifecycle: LifecycleHandler;
+    subscriptionKeeper: SubscriptionKeeper;
+    /** Delegated Graph calls per org (bearer, Retry-After, paging). */
+    graph: GraphClient;
+    /** Processes the inbox until nothing is due (tests on a fake clock; production runs it on each delivery). */
+    processInbox(): Promise<number>;
+    reconciler: MessageReconciler;
+  };
   close(): Promise<void>;
 }
 
@@ -90,10 +137,11 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const events = new OperationalEventStore(db, clock);
   const jobs = new JobStore(db, storage.engine);
   const lock = createOrgLock({ leases: new LeaseStore(db), clock, owner, sleep: (ms: number) => sleep(ms) });
+  const microsoftCaPem = config.microsoftCaFile ? await readFile(config.microsoftCaFile, "utf8") : undefined;
   const entra = createEntraClient({
     loginBaseUrl: config.loginBaseUrl,
     timeoutMs: config.microsoftTimeoutMs,
-    ...(config.microsoftCaFile ? { extraCaPem: await readFile(config.microsoftCaFile, "utf8") } : {}),
+    ...(microsoftCaPem ? { extraCaPem: microsoftCaPem } : {}),
   });
   const identity: IdentityProvider = {
     buildAuthorizeUrl: (app, request) => entra.buildAuthorizeUrl(app, request),
@@ -124,6 +172,132 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     events: loggedEvents,
     jobs,
   });
+
+  // --- Intake (issue 4): Graph subscriptions, encryption certificates, the inbox and Graph's webhook routes. ---
+  const certificates = new EncryptionCertificateStore(db, box);
+  const subscriptions = new SubscriptionStore(db, box);
+  const inbox = new InboxStore(db, storage.engine);
+  const graphClient = createGraphClient({
+    baseUrl: config.graphBaseUrl,
+    ...(microsoftCaPem ? { extraCaPem: microsoftCaPem } : {}),
+    timeoutMs: config.microsoftTimeoutMs,
+    accessToken: (orgId) => keeper.accessToken(orgId),
+    sleep: (ms) => sleep(ms),
+  });
+  const graph: GraphPort = {
+    request: (orgId, method, path, body) => graphClient.request(orgId, method, path, body),
+    failureOf: (error) =>
+      error instanceof GraphRequestError
+        ? {
+            status: error.status,
+            code: error.code,
+            message: error.message,
+            retryAfterMs: error.retryAfterMs,
+            transport: error.transport,
+          }
+        : undefined,
+  };
+  // --- Processing (issue 4): dedupe, the hand-off to detection, and polling as the safety net. ---
+  const seen = new SeenMessageStore(db);
+  const limiter = createTeamsRateLimiter();
+  const messagesReceived = new Counter({
+    name: "relay_messages_received_total",
+    help: "Teams chat messages handed on, by how they arrived",
+    labelNames: ["source"],
+    registers: [],
+  });
+  // Emergency detection (the next issue) plugs in here; until then each new message is counted and logged by id.
+  const onNewMessage: NewMessageHandler = async (orgId, message, source) => {
+    messagesReceived.inc({ source });
+    logger.info({ orgId, chatId: message.chatId, messageId: message.id, source }, "new Teams message");
+  };
+  const reconciler = createMessageReconciler({
+    graph: graphClient,
+    seen,
+    watermarks: new PollWatermarkStore(db),
+    onNewMessage,
+    events: loggedEvents,
+    clock,
+    limiter,
+    jobs,
+    sleep: (ms) => sleep(ms),
+  });
+  const requestResync = async (orgId: string, reason: string) => {
+    await loggedEvents.append({
+      orgId,
+      kind: "resync_requested",
+      severity: "info",
+      message: `Notifications may have been missed (${reason}); polling runs now.`,
+      details: { reason },
+    });
+    await reconciler.requestSoon(orgId);
+  };
+  const subscriptionKeeper = createSubscriptionKeeper({
+    clock,
+    publicUrl,
+    orgs,
+    connections,
+    subscriptions,
+    certificates,
+    graph,
+    tokens: keeper,
+    lock,
+    events: loggedEvents,
+    jobs,
+    requestResync,
+  });
+  const worker = createInboxWorker({
+    inbox,
+    subscriptions,
+    keyring: certificates,
+    verifier: createValidationTokenVerifier({
+      jwksUrl: config.jwksUrl,
+      ...(microsoftCaPem ? { extraCaPem: microsoftCaPem } : {}),
+      timeoutMs: config.microsoftTimeoutMs,
+      now: () => clock.now(),
+    }),
+    decrypt: decryptRichNotification,
+    graph: graphClient,
+    orgApps: async () =>
+      (await orgs.list()).flatMap((o) =>
+        o.clientId && o.tenantId ? [{ orgId: o.id, clientId: o.clientId, tenantId: o.tenantId }] : [],
+      ),
+    seen,
+    onNewMessage,
+    onLifecycle: (subscriptionId, event) => subscriptionKeeper.handleLifecycle(subscriptionId, event),
+    clock,
+    owner,
+    events: loggedEvents,
+    limiter,
+    sleep: (ms) => sleep(ms),
+  });
+  let stopping = false;
+  let draining: Promise<number> | undefined;
+  let drainAgain = false;
+  /** Runs the worker until the inbox has nothing due; concurrent wake-ups fold into one more pass. */
+  const drainInbox = (): Promise<number> => {
+    if (draining) {
+      drainAgain = true;
+      return draining;
+    }
+    draining = (async () => {
+      let total = 0;
+      do {
+        drainAgain = false;
+        for (let ran = 1; ran > 0 && !stopping; total += ran) ran = await worker.runOnce();
+      } while (drainAgain && !stopping);
+      return total;
+    })().finally(() => {
+      draining = undefined;
+    });
+    return draining;
+  };
+  const wakeInbox = () => {
+    if (!stopping)
+      drainInbox().catch((error: unknown) => logger.error({ err: error }, "inbox worker failed; retrying"));
+  };
+  // --- end of intake wiring ---
+
   const connect = createConnectOrgFlow({
     clock,
     publicUrl,
@@ -135,6 +309,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     lock,
     events: loggedEvents,
     keeper,
+    // A connect (or reconnect) gets its subscription checked or created right away; a Graph failure there is
+    // retried by the job and never fails the connect.
+    onConnected: (orgId) => subscriptionKeeper.scheduleEnsure(orgId),
   });
 
   const scheduler = createJobScheduler({
@@ -151,11 +328,19 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         // Abandoned sign-ins leave their state rows behind; the daily sweep removes the expired ones.
         await pending.purgeExpired(clock.now());
       },
+      [JOB_SUBSCRIPTION_ENSURE]: (job) => subscriptionKeeper.ensure(job.orgId!),
+      [JOB_SUBSCRIPTION_RENEW]: (job) => subscriptionKeeper.renew(job.orgId!),
+      [JOB_SUBSCRIPTION_EXPIRY_CHECK]: (job) => subscriptionKeeper.checkExpiry(job.orgId!),
+      [JOB_RECONCILE_MESSAGES]: async (job) => {
+        await reconciler.runJob(job.orgId!);
+      },
     },
     onError: (job, error) =>
       logger.error({ job: job.kind, orgId: job.orgId, err: error }, "job failed; retrying with backoff"),
   });
 
+  // One registry behind /metrics: the process defaults and the relay's own counters (notifications received).
+  const metricsRegistry = new Registry();
   const app = createHttpApp({
     logger,
     trustProxy: config.trustProxy,
@@ -163,6 +348,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       await sql`select 1`.execute(db);
     },
     jobsRunning: () => options.jobIntervalMs === false || scheduler.isRunning(),
+    registry: metricsRegistry,
     ...(config.tls
       ? {
           https: {
@@ -181,11 +367,34 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     requireAdmin: admin,
     orgName: async (id) => (await orgs.get(id))?.name,
     events,
+    subscriptionStatus: (orgId) => subscriptionKeeper.subscriptionStatus(orgId),
+    messageCounts: (orgId) => seen.countBySource(orgId),
   });
+  registerGraphNotificationRoutes(app, {
+    clock,
+    subscriptions,
+    inbox,
+    metrics: createNotificationMetrics(metricsRegistry),
+    onStored: wakeInbox,
+  });
+  metricsRegistry.registerMetric(messagesReceived);
 
   await keeper.ensureScheduled();
+  // Start-up reconciliation: every connected org's stored subscription is checked with Graph (or created).
+  await subscriptionKeeper.reconcileAtStartup();
+  // Polling at start-up finds what arrived while the relay was down; then every 5 minutes per org.
+  const connectedOrgIds: string[] = [];
+  for (const org of await orgs.list()) if (await connections.get(org.id)) connectedOrgIds.push(org.id);
+  await reconciler.scheduleAtStartup(connectedOrgIds);
   await app.listen({ host: config.host, port: config.port });
-  if (options.jobIntervalMs !== false) scheduler.start(options.jobIntervalMs ?? 1000);
+  let inboxTimer: NodeJS.Timeout | undefined;
+  if (options.jobIntervalMs !== false) {
+    scheduler.start(options.jobIntervalMs ?? 1000);
+    // Items put back for a retry (Graph throttling, storage hiccups) come due later: look for them every second.
+    inboxTimer = setInterval(wakeInbox, 1000);
+    inboxTimer.unref();
+    wakeInbox();
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
@@ -196,7 +405,20 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     scheduler,
     nextJobAt: () => jobs.nextRunAt(),
     listJobs: () => jobs.list(),
+    intake: {
+      inbox,
+      keyring: certificates,
+      subscriptions,
+      handleLifecycle: (subscriptionId, event) => subscriptionKeeper.handleLifecycle(subscriptionId, event),
+      subscriptionKeeper,
+      graph: graphClient,
+      processInbox: drainInbox,
+      reconciler,
+    },
     async close() {
+      stopping = true;
+      if (inboxTimer) clearInterval(inboxTimer);
+      await draining?.catch(() => {});
       await scheduler.stop();
       await app.close();
       await storage.close();

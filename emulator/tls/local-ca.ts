@@ -1,6 +1,5 @@
-// A throw-away local certificate authority for the emulator's HTTPS, and the self-signed RSA certificate a Graph
-// client sends as `encryptionCertificate`. node:crypto can parse certificates but not create them, hence
-// @peculiar/x509 (which needs reflect-metadata loaded first and a WebCrypto provider).
+// A throw-away local certificate authority for the emulator's HTTPS. node:crypto can parse certificates but not
+// create them, hence @peculiar/x509 (which needs reflect-metadata loaded first and a WebCrypto provider).
 import "reflect-metadata";
 import crypto from "node:crypto";
 import fs from "node:fs/promises";
@@ -99,48 +98,6 @@ export async function loadOrCreateLocalCa(
   const result = { caCertPem, caKeyPem, ...server };
   await writeFiles(files, result, written, ["key", "cert"]);
   return { ...result, files, written };
-}
-
-export interface EncryptionCertificateOptions {
-  commonName: string;
-  /** Graph accepts 2048 to 4096; other sizes are allowed here so tests can exercise the rejection. */
-  bits?: number;
-  validDays?: number;
-}
-
-/** A self-signed RSA certificate for Graph's `encryptionCertificate`: Graph uses the public key and checks nothing else. */
-export async function createSelfSignedEncryptionCertificate(
-  options: EncryptionCertificateOptions,
-): Promise<{ certificatePem: string; privateKeyPem: string; base64Der: string }> {
-  const keys = await subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: options.bits ?? 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    true,
-    ["sign", "verify"],
-  );
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    name: [{ CN: [options.commonName] }],
-    keys,
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + (options.validDays ?? 365) * DAY_MS),
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.dataEncipherment,
-        true,
-      ),
-    ],
-  });
-  return {
-    certificatePem: certificate.toString("pem"),
-    privateKeyPem: await exportPrivateKeyPem(keys.privateKey),
-    // The PEM body without armour or line breaks, which is exactly what `encryptionCertificate` carries.
-    base64Der: Buffer.from(certificate.rawData).toString("base64"),
-  };
 }
 
 async function issueServerCertificate(

@@ -17,7 +17,9 @@ export interface SubscriptionLookup {
 
 /** A private key registered as `encryptionCertificateId` for rich notifications; retired keys stay resolvable. */
 export interface DecryptionKeyring {
-  resolve(encryptionCertificateId: string): Promise<{ orgId: string; privateKeyPem: string; thumbprint: string } | undefined>;
+  resolve(
+    encryptionCertificateId: string,
+  ): Promise<{ orgId: string; privateKeyPem: string; thumbprint: string } | undefined>;
 }
 
 export interface InboxItem {
@@ -37,7 +39,13 @@ export interface InboxQueue {
   /** Claims due pending items (leased until now + leaseMs); a dead worker's lease runs out and another takes them. */
   claim(owner: string, now: number, leaseMs: number, limit: number): Promise<InboxItem[]>;
   /** Done: `processed` (handled) or `rejected` (failed validation; kept without content for counting). */
-  complete(id: string, owner: string, status: "processed" | "rejected", reason: string | null, at: number): Promise<void>;
+  complete(
+    id: string,
+    owner: string,
+    status: "processed" | "rejected",
+    reason: string | null,
+    at: number,
+  ): Promise<void>;
   /** Not done yet (Graph throttled the fetch, storage hiccup): try again at `retryAt`. */
   retry(id: string, owner: string, error: string, retryAt: number): Promise<void>;
 }
@@ -46,7 +54,11 @@ export interface InboxQueue {
 export type MessageSource = "notification" | "polling";
 
 /** The hand-off to emergency detection (next issue). Called once per (org, chat, message). */
-export type NewMessageHandler = (orgId: string, message: Record<string, unknown>, source: MessageSource) => Promise<void>;
+export type NewMessageHandler = (
+  orgId: string,
+  message: Record<string, unknown>,
+  source: MessageSource,
+) => Promise<void>;
 
 /** Lifecycle events go to the subscription keeper. */
 export type LifecycleHandler = (subscriptionId: string, event: string) => Promise<void>;

@@ -31,6 +31,8 @@ export interface ConnectDeps {
   lock: OrgLock;
   events: EventSink;
   keeper: TokenKeeper;
+  /** After a successful connect (e.g. schedule the Graph subscription); it must not call Microsoft itself. */
+  onConnected?(orgId: string): Promise<void>;
 }
 
 export interface ConnectOrgFlow {
@@ -197,6 +199,7 @@ export function createConnectOrgFlow(deps: ConnectDeps): ConnectOrgFlow {
           details: { userId: tokens.userId, tenantId: tokens.tenantId },
         });
         await deps.keeper.scheduleAfterSuccess(orgId, tokens.accessTokenExpiresAt);
+        await deps.onConnected?.(orgId);
         return connection;
       });
     },

@@ -24,8 +24,21 @@ export function registerConnectRoutes(
     requireAdmin: preHandlerHookHandler;
     orgName(orgId: string): Promise<string | undefined>;
     events: { listRecent(options: { orgId: string; limit: number }): Promise<OperationalEventView[]> };
+    /** The org's Graph subscriptions, added to the status as `subscriptions`. */
+    subscriptionStatus?(orgId: string): Promise<unknown[]>;
+    /** Messages handed on so far, by how they arrived, added to the status as `messagesReceived`. */
+    messageCounts?(orgId: string): Promise<Record<string, number>>;
   },
 ): void {
+  const fullStatus = async (orgId: string) => {
+    const connection = await deps.keeper.status(orgId);
+    return {
+      ...connection,
+      ...(deps.subscriptionStatus ? { subscriptions: await deps.subscriptionStatus(orgId) } : {}),
+      ...(deps.messageCounts ? { messagesReceived: await deps.messageCounts(orgId) } : {}),
+    };
+  };
+
   app.get<{
     Params: OrgParams;
     Querystring: { login_hint?: string; replace_user?: string; format?: string };
@@ -85,7 +98,7 @@ export function registerConnectRoutes(
   app.get<{ Params: OrgParams }>(
     "/api/org/:orgId/ms-teams/status",
     { preHandler: deps.requireAdmin },
-    async (req) => deps.keeper.status(req.params.orgId),
+    async (req) => fullStatus(req.params.orgId),
   );
   // Operational events (connected, refresh failed, re-authorization required, secret expiring), newest first.
   app.get<{ Params: OrgParams; Querystring: { limit?: string } }>(
@@ -112,7 +125,7 @@ export function registerConnectRoutes(
         );
       }
       await deps.keeper.refresh(req.params.orgId, "manual");
-      return deps.keeper.status(req.params.orgId);
+      return fullStatus(req.params.orgId);
     },
   );
 }

@@ -10,6 +10,8 @@ export interface HttpAppDeps {
   jobsRunning(): boolean;
   trustProxy: boolean;
   https?: { cert: string; key: string };
+  /** The registry `/metrics` serves; pass one to add the relay's own metrics to it (default: a new one). */
+  registry?: Registry;
 }
 
 /** Builds the relay's HTTP app without listening (fastify's build/listen split keeps it testable with inject()). */
@@ -19,7 +21,7 @@ export function createHttpApp(deps: HttpAppDeps): FastifyInstance {
     trustProxy: deps.trustProxy,
     ...(deps.https ? { https: { ...deps.https, minVersion: "TLSv1.2" as const } } : {}),
   }) as unknown as FastifyInstance;
-  const registry = new Registry();
+  const registry = deps.registry ?? new Registry();
   collectDefaultMetrics({ register: registry, prefix: "relay_" });
 
   app.get("/healthz", async () => ({ status: "ok" }));

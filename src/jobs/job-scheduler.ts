@@ -14,9 +14,16 @@ export interface JobScheduler {
 const LEASE_MS = 5 * 60_000;
 const BATCH = 20;
 
+/** Retry-After carried by an error (e.g. GraphRequestError), capped at a day; 0 when there is none. */
+function retryAfterMsOf(error: unknown): number {
+  const value = (error as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.min(value, 86_400_000) : 0;
+}
+
 /**
- * Decides when; the flows decide what. A handler that throws is retried with backoff (30 s doubling to 1 h):
- * jobs are never dropped, because a silently lost refresh timer is a missed emergency later.
+ * Decides when; the flows decide what. A handler that throws is retried with backoff (30 s doubling to 1 h, and
+ * never sooner than the error's `retryAfterMs`): jobs are never dropped, because a silently lost refresh timer is
+ * a missed emergency later.
  */
 export function createJobScheduler(deps: {
   store: JobStore;
@@ -43,7 +50,9 @@ export function createJobScheduler(deps: {
           await deps.store.complete(job, deps.owner);
         } catch (error) {
           deps.onError(job, error);
-          const delay = Math.min(30_000 * 2 ** job.attempts, 3_600_000);
+          // A handler that failed on a throttled call rethrows an error carrying `retryAfterMs` (Graph's
+          // Retry-After): the next attempt never comes sooner than that.
+          const delay = Math.max(Math.min(30_000 * 2 ** job.attempts, 3_600_000), retryAfterMsOf(error));
           await deps.store.fail(
             job,
             deps.owner,

@@ -117,7 +117,11 @@ export interface EncryptionCertificatesTable {
   retired_at: number | null;
 }
 
-export type SubscriptionState = "active" | "failing" | "removed";
+/**
+ * `pending`: the keeper's choice (clientState, certificate) stored under `pending:<orgId>` before it sends
+ * `POST /subscriptions`.
+ */
+export type SubscriptionState = "active" | "failing" | "removed" | "pending";
 
 export interface SubscriptionsTable {
   /** Graph's subscription id. */
@@ -161,8 +165,11 @@ export interface SeenMessagesTable {
   chat_id: string;
   message_id: string;
   source: "notification" | "polling";
+  /** When the current claim was taken (the first sighting, or a takeover of a stale claim). */
   first_seen_at: number;
   message_created_at: number | null;
+  /** When the message was handed to detection; null while a claim is in progress. */
+  handed_off_at: number | null;
 }
 
 export interface PollWatermarksTable {

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
-import {
-  createSelfSignedEncryptionCertificate,
-  GRAPH_CHANGE_TRACKING_APP_ID,
-  type Emulator,
-} from "../../emulator/index.ts";
+import { GRAPH_CHANGE_TRACKING_APP_ID, type Emulator } from "../../emulator/index.ts";
+import { createSelfSignedEncryptionCertificate } from "../../src/microsoft/encryption-certificate.ts";
 import { decryptRichNotification } from "../../src/microsoft/decrypt-rich-notification.ts";
 import { control, seedOrg, startEmulator, type Org } from "../helpers/emulator-setup.ts";
 import { FakeClock } from "../helpers/fake-clock.ts";

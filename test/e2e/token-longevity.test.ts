@@ -18,7 +18,8 @@ let emu: Emulator;
 let relay: TestRelay;
 
 before(async () => {
-  emu = await startEmulator({ clock });
+  // The relay listens on plain http on loopback; its Graph subscriptions need the emulator to allow that.
+  emu = await startEmulator({ clock, allowHttpWebhooks: true });
   relay = await startTestRelay(emu, clock, { RELAY_LOG_LEVEL: "warn" });
 });
 after(async () => {
@@ -62,8 +63,10 @@ test("120 simulated days keep the connection alive; a revocation on day 60 is re
   steadyStates.add(steadyStatus.connection.state);
   assert.deepEqual([...steadyStates], ["connected"]);
   const steadyTokens = emu.state.accessTokens.filter((t) => t.clientId === steadyOrg.clientId);
+  // ~2,650 scheduled refreshes (10 min before each 60-90 min token ends), plus early ones when answering a
+  // subscription's reauthorizationRequired needs a fresher token. Far from a refresh loop either way.
   assert.ok(
-    steadyTokens.length >= 2400 && steadyTokens.length <= 3200,
+    steadyTokens.length >= 2400 && steadyTokens.length <= 4000,
     `${steadyTokens.length} access tokens over 120 days`,
   );
   // There was never a moment without a valid access token.
@@ -72,9 +75,10 @@ test("120 simulated days keep the connection alive; a revocation on day 60 is re
   }
   assert.ok(Date.parse(steadyStatus.connection.lastRefreshAt) > start + 120 * DAY - 2 * 3_600_000);
   const steadyEvents = (await relay.api("GET", `/api/org/${steadyOrg.orgId}/events`)).json().events;
+  // Newest first: nothing went wrong after the connect and the subscription it brought.
   assert.deepEqual(
     steadyEvents.map((e: { kind: string }) => e.kind),
-    ["connected"],
+    ["subscription_created", "connected"],
   );
 
   const revokedStatus = (await relay.api("GET", `/api/org/${revokedOrg.orgId}/ms-teams/status`)).json();

@@ -20,6 +20,8 @@ export interface TestRelay {
   /** Every log line the relay wrote. */
   logs: string[];
   api(method: string, path: string, body?: object, token?: string | null): Promise<HttpResponse>;
+  /** Stops this relay and starts a new one on the same data directory, port and admin token (a restart). */
+  restart(): Promise<TestRelay>;
   close(): Promise<void>;
 }
 
@@ -36,14 +38,15 @@ export async function startTestRelay(
   emu: Emulator,
   clock: FakeClock,
   env: Record<string, string> = {},
+  reuse?: { dataDir: string; port: number; adminToken: string },
 ): Promise<TestRelay> {
   // tmpfs when there is one: these tests check behaviour, and fsync on a real disk dominates their run time.
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
-  const dataDir = await mkdtemp(path.join(base, "relay-e2e-"));
+  const dataDir = reuse?.dataDir ?? (await mkdtemp(path.join(base, "relay-e2e-")));
   const caFile = path.join(dataDir, "emulator-ca.pem");
   await writeFile(caFile, emu.caPem!);
-  const port = await freePort();
-  const adminToken = randomBytes(32).toString("base64url");
+  const port = reuse?.port ?? (await freePort());
+  const adminToken = reuse?.adminToken ?? randomBytes(32).toString("base64url");
   const logs: string[] = [];
   const logDestination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -80,6 +83,10 @@ export async function startTestRelay(
         headers: token ? { authorization: `Bearer ${token}` } : {},
         ...(body ? { body } : {}),
       }),
+    async restart() {
+      await relay.close();
+      return startTestRelay(emu, clock, env, { dataDir, port, adminToken });
+    },
     async close() {
       await relay.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -9,7 +9,8 @@ import {
   parseEncryptionCertificate,
   type EncryptedContent,
 } from "../../emulator/delivery/rich-notification-crypto.ts";
-import { createLocalCa, createSelfSignedEncryptionCertificate } from "../../emulator/tls/local-ca.ts";
+import { createLocalCa } from "../../emulator/tls/local-ca.ts";
+import { createSelfSignedEncryptionCertificate } from "../../src/microsoft/encryption-certificate.ts";
 import {
   decryptRichNotification,
   type NotificationKeyring,

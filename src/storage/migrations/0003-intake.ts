@@ -77,6 +77,8 @@ export function intake(_engine: Engine): Migration {
         .addColumn("source", "text", (c) => c.notNull())
         .addColumn("first_seen_at", "bigint", (c) => c.notNull())
         .addColumn("message_created_at", "bigint")
+        // Null while a worker hands the message to detection; a claim never confirmed goes stale and is taken over.
+        .addColumn("handed_off_at", "bigint")
         .addPrimaryKeyConstraint("seen_messages_pk", ["org_id", "chat_id", "message_id"])
         .execute();
 

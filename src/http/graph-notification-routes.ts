@@ -1,0 +1,242 @@
+// Graph's webhook endpoints, shared by every org and routed by subscription id: `POST /api/graph/notifications`
+// and `POST /api/graph/lifecycle`. Protocol: reference/graph-change-notifications.md §3 (validation handshake),
+// §4 (payloads, 202 after persisting, 5xx only when not persisted) and §12 items 1-3 and 15.
+// Nothing slow happens before the answer: no Graph call, no decryption, no JWT check. The worker does those.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { Clock } from "../core/clock.ts";
+import type { SubscriptionLookup, KnownSubscription } from "../core/intake-ports.ts";
+import { LIFECYCLE_PATH, NOTIFICATION_PATH } from "../core/subscription-policy.ts";
+
+/** Rich batches are large (every item carries the whole encrypted message); Graph retries a 413 for 4 hours. */
+export const NOTIFICATION_BODY_LIMIT = 1024 * 1024;
+
+export type NotificationResult =
+  "stored" | "duplicate" | "unknown_subscription" | "client_state_mismatch" | "malformed" | "storage_failed";
+
+export interface NotificationMetrics {
+  count(result: NotificationResult, items?: number): void;
+  handshake(): void;
+  acknowledged(seconds: number, status: number): void;
+}
+
+/** Counters in the app's registry: `relay_notifications_received_total{result}` and friends. */
+export function createNotificationMetrics(registry: Registry): NotificationMetrics {
+  const received = new Counter({
+    name: "relay_notifications_received_total",
+    help: "Graph notification items received on the webhook, by what became of them",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const handshakes = new Counter({
+    name: "relay_notification_handshakes_total",
+    help: "Graph endpoint validation handshakes answered",
+    registers: [registry],
+  });
+  const ack = new Histogram({
+    name: "relay_notification_ack_seconds",
+    help: "Time from receiving a notification batch to answering it",
+    labelNames: ["status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
+    registers: [registry],
+  });
+  return {
+    count: (result, items = 1) => received.inc({ result }, items),
+    handshake: () => handshakes.inc(),
+    acknowledged: (seconds, status) => ack.observe({ status: String(status) }, seconds),
+  };
+}
+
+/** What the routes write to: the inbox (src/storage/inbox-store.ts), one transaction per batch. */
+export interface InboxWriter {
+  enqueue(
+    items: {
+      dedupeKey: string;
+      orgId: string | null;
+      subscriptionId: string;
+      kind: "change" | "lifecycle";
+      item: Record<string, unknown>;
+      validationTokens: string[];
+    }[],
+    now: number,
+  ): Promise<{ stored: number; duplicates: number }>;
+}
+
+export interface GraphNotificationRouteDeps {
+  clock: Clock;
+  subscriptions: Pick<SubscriptionLookup, "find">;
+  inbox: InboxWriter;
+  metrics?: NotificationMetrics;
+  /** Called after items were stored and acknowledged: wakes the inbox worker. */
+  onStored?: () => void;
+}
+
+const noMetrics: NotificationMetrics = { count() {}, handshake() {}, acknowledged() {} };
+
+/**
+ * The validation token the way URLSearchParams decodes it (`+` is a space, `%3a` and `%3A` both a colon), which is
+ * how Graph encodes it; a bare decodeURIComponent would leave the `+`.
+ */
+export function validationTokenOf(url: string): string | null {
+  const query = url.indexOf("?");
+  if (query === -1) return null;
+  return new URLSearchParams(url.slice(query + 1)).get("validationToken");
+}
+
+/**
+ * Graph redelivers the same item (retries, duplicates); its optional `id` is usually absent for Teams. Lifecycle
+ * items carry no resource, so their subscription expiry tells a new request from a redelivered one.
+ */
+export function notificationDedupeKey(item: Record<string, unknown>): string {
+  const text = (value: unknown) => (typeof value === "string" ? value : "");
+  const encrypted = item.encryptedContent as { data?: unknown } | undefined;
+  const lifecycle = typeof item.lifecycleEvent === "string";
+  const parts = [
+    text(item.subscriptionId),
+    text(item.changeType),
+    text(item.lifecycleEvent),
+    text(item.resource),
+    text(encrypted?.data),
+    ...(lifecycle ? [text(item.subscriptionExpirationDateTime)] : []),
+  ];
+  return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+}
+
+function sameClientState(received: unknown, expected: string): boolean {
+  if (typeof received !== "string") return false;
+  // Digests give equal lengths, so the comparison time says nothing about either value.
+  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+  return timingSafeEqual(digest(received), digest(expected));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function badRequest(reply: FastifyReply, message: string) {
+  return reply.code(400).send({ error: { code: "ERR_VALIDATION", message } });
+}
+
+export function registerGraphNotificationRoutes(
+  app: FastifyInstance,
+  deps: GraphNotificationRouteDeps,
+): void {
+  const metrics = deps.metrics ?? noMetrics;
+
+  // An encapsulated scope: its body parser and hook apply to these two routes only.
+  void app.register(async (scope) => {
+    // The handshake arrives as an empty `text/plain` POST and notifications as JSON: take any body as raw bytes
+    // (parsed below, so a parse failure is ours to answer) up to the limit, beyond which fastify answers 413.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      "*",
+      { parseAs: "buffer", bodyLimit: NOTIFICATION_BODY_LIMIT },
+      (_req: FastifyRequest, body: Buffer, done: (error: Error | null, body?: Buffer) => void) =>
+        done(null, body),
+    );
+
+    // The validation handshake first: before authentication, body parsing or storage (§3).
+    scope.addHook("onRequest", async (req, reply) => {
+      const token = validationTokenOf(req.url);
+      if (token === null) return;
+      metrics.handshake();
+      return reply
+        .code(200)
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "no-store")
+        .send(token);
+    });
+
+    const receive = async (req: FastifyRequest, reply: FastifyReply) => {
+      const started = performance.now();
+      const answer = (status: number) => metrics.acknowledged((performance.now() - started) / 1000, status);
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let batch: unknown;
+      try {
+        batch = JSON.parse(raw.toString("utf8"));
+      } catch {
+        answer(400);
+        return badRequest(reply, "The request body is not valid JSON");
+      }
+      if (!isRecord(batch) || !Array.isArray(batch.value)) {
+        answer(400);
+        return badRequest(reply, "The request body must be a notification collection with a `value` array");
+      }
+      const validationTokens = Array.isArray(batch.validationTokens)
+        ? batch.validationTokens.filter((t): t is string => typeof t === "string")
+        : [];
+
+      const now = deps.clock.now();
+      const accepted: Parameters<InboxWriter["enqueue"]>[0] = [];
+      const known = new Map<string, KnownSubscription | undefined>();
+      try {
+        for (const item of batch.value) {
+          if (!isRecord(item) || typeof item.subscriptionId !== "string" || item.subscriptionId === "") {
+            metrics.count("malformed");
+            continue;
+          }
+          const subscriptionId = item.subscriptionId;
+          if (!known.has(subscriptionId))
+            known.set(subscriptionId, await deps.subscriptions.find(subscriptionId));
+          const subscription = known.get(subscriptionId);
+          if (!subscription) {
+            metrics.count("unknown_subscription");
+            req.log.info(
+              { subscriptionId: subscriptionId.slice(0, 64), result: "unknown_subscription" },
+              "notification item for an unknown subscription ignored",
+            );
+            continue;
+          }
+          if (!sameClientState(item.clientState, subscription.clientState)) {
+            // Answered 202 like the rest, stored nowhere, logged without content (§12.3).
+            metrics.count("client_state_mismatch");
+            req.log.warn(
+              { subscriptionId, orgId: subscription.orgId, result: "client_state_mismatch" },
+              "notification item rejected: clientState does not match",
+            );
+            continue;
+          }
+          const { clientState: _clientState, ...rest } = item;
+          const lifecycle = typeof item.lifecycleEvent === "string";
+          accepted.push({
+            dedupeKey: notificationDedupeKey(item),
+            orgId: subscription.orgId,
+            subscriptionId,
+            kind: lifecycle ? "lifecycle" : "change",
+            item: rest,
+            validationTokens,
+          });
+        }
+        const { stored, duplicates } = await deps.inbox.enqueue(accepted, now);
+        metrics.count("stored", stored);
+        metrics.count("duplicate", duplicates);
+        // The worker starts after the answer is on its way: nothing slow happens before the 202.
+        if (stored > 0 && deps.onStored) reply.raw.once("finish", deps.onStored);
+      } catch (error) {
+        // Not stored, so not acknowledged: Graph retries for up to 4 hours.
+        metrics.count("storage_failed", batch.value.length);
+        req.log.error(
+          { err: error },
+          "notification batch could not be stored; answering 503 so Graph retries",
+        );
+        answer(503);
+        return reply
+          .code(503)
+          .header("retry-after", "5")
+          .send({
+            error: {
+              code: "ERR_STORAGE_UNAVAILABLE",
+              message: "The notification could not be stored; retry",
+            },
+          });
+      }
+      answer(202);
+      return reply.code(202).send();
+    };
+
+    scope.post(NOTIFICATION_PATH, receive);
+    scope.post(LIFECYCLE_PATH, receive);
+  });
+}

@@ -1,0 +1,206 @@
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely, type Selectable } from "kysely";
+import type { InboxItem, InboxQueue } from "../core/intake-ports.ts";
+import type { Database, Engine, InboxStatus, InboxTable } from "./schema.ts";
+
+/** One notification item as the webhook stores it (never with its `clientState`). */
+export interface NewInboxItem {
+  /** Graph redelivers; items with a key already stored are skipped. */
+  dedupeKey: string;
+  orgId: string | null;
+  subscriptionId: string;
+  kind: "change" | "lifecycle";
+  item: Record<string, unknown>;
+  validationTokens: string[];
+}
+
+/** A stored row, for operators and tests. */
+export interface InboxEntry extends InboxItem {
+  dedupeKey: string;
+  status: InboxStatus;
+  nextAttemptAt: number;
+  lockedBy: string | null;
+  lockedUntil: number | null;
+  processedAt: number | null;
+  lastError: string | null;
+}
+
+/** SQLite allows 32,766 bound values per statement; 14 columns x 500 rows stays far below it. */
+const INSERT_CHUNK = 500;
+/** Content of rejected items is dropped; the row stays for counting and dedupe. */
+const REJECTED_PAYLOAD = "{}";
+
+/**
+ * `inbox`: what the webhook acknowledged, durably, before the worker looks at it. A batch is stored in one
+ * transaction (all or nothing, so a 202 covers every item); claims are leased, so a dead worker's items come back
+ * when its lease runs out. `attempts` counts claims, the current one included.
+ */
+export class InboxStore implements InboxQueue {
+  readonly #db: Kysely<Database>;
+  readonly #engine: Engine;
+
+  constructor(db: Kysely<Database>, engine: Engine) {
+    this.#db = db;
+    this.#engine = engine;
+  }
+
+  /** Stores every item of one batch in one transaction; duplicates (same dedupe key) are skipped. */
+  async enqueue(items: NewInboxItem[], now: number): Promise<{ stored: number; duplicates: number }> {
+    if (items.length === 0) return { stored: 0, duplicates: 0 };
+    const unique = new Map<string, NewInboxItem>();
+    for (const item of items) if (!unique.has(item.dedupeKey)) unique.set(item.dedupeKey, item);
+    const rows = [...unique.values()].map((item) => ({
+      id: randomUUID(),
+      dedupe_key: item.dedupeKey,
+      org_id: item.orgId,
+      subscription_id: item.subscriptionId,
+      kind: item.kind,
+      payload_json: JSON.stringify({ item: item.item, validationTokens: item.validationTokens }),
+      received_at: now,
+      status: "pending" as const,
+      attempts: 0,
+      next_attempt_at: now,
+      locked_by: null,
+      locked_until: null,
+      processed_at: null,
+      last_error: null,
+    }));
+    const stored = await this.#db.transaction().execute(async (trx) => {
+      let inserted = 0;
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        const result = await trx
+          .insertInto("inbox")
+          .values(rows.slice(i, i + INSERT_CHUNK))
+          .onConflict((oc) => oc.column("dedupe_key").doNothing())
+          .returning("id")
+          .execute();
+        inserted += result.length;
+      }
+      return inserted;
+    });
+    return { stored, duplicates: items.length - stored };
+  }
+
+  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<InboxItem[]> {
+    // SKIP LOCKED lets several PostgreSQL instances claim disjoint items; SQLite has a single writer anyway.
+    const lockClause = this.#engine === "postgres" ? sql`for update skip locked` : sql``;
+    const result = await sql<InboxRow>`
+      update inbox set locked_by = ${owner}, locked_until = ${now + leaseMs}, attempts = attempts + 1
+      where id in (
+        select id from inbox
+        where status = 'pending' and next_attempt_at <= ${now}
+          and (locked_until is null or locked_until <= ${now})
+        order by received_at, id
+        limit ${limit}
+        ${lockClause}
+      )
+      returning id, org_id, subscription_id, kind, payload_json, received_at, attempts`.execute(this.#db);
+    return result.rows
+      .map(toItem)
+      .sort((a, b) => a.receivedAt - b.receivedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Finishes an item `owner` still holds; a lost lease (another worker took it over) changes nothing. */
+  async complete(
+    id: string,
+    owner: string,
+    status: "processed" | "rejected",
+    reason: string | null,
+    at: number,
+  ): Promise<void> {
+    await this.#db
+      .updateTable("inbox")
+      .set({
+        status,
+        processed_at: at,
+        last_error: reason === null ? null : reason.slice(0, 500),
+        locked_by: null,
+        locked_until: null,
+        ...(status === "rejected" ? { payload_json: REJECTED_PAYLOAD } : {}),
+      })
+      .where("id", "=", id)
+      .where("locked_by", "=", owner)
+      .where("status", "=", "pending")
+      .execute();
+  }
+
+  async retry(id: string, owner: string, error: string, retryAt: number): Promise<void> {
+    await this.#db
+      .updateTable("inbox")
+      .set({ next_attempt_at: retryAt, last_error: error.slice(0, 500), locked_by: null, locked_until: null })
+      .where("id", "=", id)
+      .where("locked_by", "=", owner)
+      .where("status", "=", "pending")
+      .execute();
+  }
+
+  /** Stored items, oldest first, for operators and tests. */
+  async list(
+    filter: {
+      status?: InboxStatus;
+      kind?: "change" | "lifecycle";
+      subscriptionId?: string;
+      limit?: number;
+    } = {},
+  ): Promise<InboxEntry[]> {
+    let query = this.#db.selectFrom("inbox").selectAll();
+    if (filter.status) query = query.where("status", "=", filter.status);
+    if (filter.kind) query = query.where("kind", "=", filter.kind);
+    if (filter.subscriptionId) query = query.where("subscription_id", "=", filter.subscriptionId);
+    const rows = await query
+      .orderBy("received_at")
+      .orderBy("id")
+      .limit(filter.limit ?? 1000)
+      .execute();
+    return rows.map(toEntry);
+  }
+
+  /** How many items are in each status. */
+  async counts(): Promise<Record<InboxStatus, number>> {
+    const rows = await this.#db
+      .selectFrom("inbox")
+      .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+      .groupBy("status")
+      .execute();
+    const counts: Record<InboxStatus, number> = { pending: 0, processed: 0, rejected: 0 };
+    for (const row of rows) counts[row.status] = Number(row.n);
+    return counts;
+  }
+}
+
+type InboxRow = Pick<
+  Selectable<InboxTable>,
+  "id" | "org_id" | "subscription_id" | "kind" | "payload_json" | "received_at" | "attempts"
+>;
+
+function toItem(row: InboxRow): InboxItem {
+  const payload = parsePayload(row.payload_json);
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    subscriptionId: row.subscription_id,
+    kind: row.kind,
+    item: payload.item,
+    validationTokens: payload.validationTokens,
+    receivedAt: Number(row.received_at),
+    attempts: Number(row.attempts),
+  };
+}
+
+function toEntry(row: Selectable<InboxTable>): InboxEntry {
+  return {
+    ...toItem(row),
+    dedupeKey: row.dedupe_key,
+    status: row.status,
+    nextAttemptAt: Number(row.next_attempt_at),
+    lockedBy: row.locked_by,
+    lockedUntil: row.locked_until === null ? null : Number(row.locked_until),
+    processedAt: row.processed_at === null ? null : Number(row.processed_at),
+    lastError: row.last_error,
+  };
+}
+
+function parsePayload(json: string): { item: Record<string, unknown>; validationTokens: string[] } {
+  const parsed = JSON.parse(json) as { item?: Record<string, unknown>; validationTokens?: string[] };
+  return { item: parsed.item ?? {}, validationTokens: parsed.validationTokens ?? [] };
+}
