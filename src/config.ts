@@ -20,6 +20,8 @@ export interface Config {
   microsoftCaFile: string | undefined;
   /** Per-request timeout towards Entra ID and Graph. */
   microsoftTimeoutMs: number;
+  /** How often each org's chats are polled as the safety net behind webhooks. */
+  pollIntervalMs: number;
   tls: { certFile: string; keyFile: string } | undefined;
   trustProxy: boolean;
   adminToken: string | undefined;
@@ -58,6 +60,7 @@ export function loadConfig(
     jwksUrl: reader.url("RELAY_JWKS_URL", "https://login.microsoftonline.com/common/discovery/v2.0/keys"),
     microsoftCaFile: reader.path("RELAY_MICROSOFT_CA_FILE", cwd),
     microsoftTimeoutMs: reader.integer("RELAY_MICROSOFT_TIMEOUT_MS", 10_000, 100, 120_000),
+    pollIntervalMs: reader.integer("RELAY_POLL_INTERVAL_SECONDS", 300, 30, 86_400) * 1000,
     tls: reader.tls("RELAY_TLS_CERT_FILE", "RELAY_TLS_KEY_FILE", cwd),
     trustProxy: reader.boolean("RELAY_TRUST_PROXY", false),
     adminToken: reader.adminToken("RELAY_ADMIN_TOKEN"),

@@ -220,6 +220,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     clock,
     limiter,
     jobs,
+    intervalMs: config.pollIntervalMs,
     sleep: (ms) => sleep(ms),
   });
   const requestResync = async (orgId: string, reason: string) => {
@@ -311,7 +312,11 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     keeper,
     // A connect (or reconnect) gets its subscription checked or created right away; a Graph failure there is
     // retried by the job and never fails the connect.
-    onConnected: (orgId) => subscriptionKeeper.scheduleEnsure(orgId),
+    // Polling starts too: it covers the time before the subscription exists, then runs every 5 minutes.
+    onConnected: async (orgId) => {
+      await subscriptionKeeper.scheduleEnsure(orgId);
+      await reconciler.requestSoon(orgId);
+    },
   });
 
   const scheduler = createJobScheduler({

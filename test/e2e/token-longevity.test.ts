@@ -20,7 +20,8 @@ let relay: TestRelay;
 before(async () => {
   // The relay listens on plain http on loopback; its Graph subscriptions need the emulator to allow that.
   emu = await startEmulator({ clock, allowHttpWebhooks: true });
-  relay = await startTestRelay(emu, clock, { RELAY_LOG_LEVEL: "warn" });
+  // Polling every 6 h instead of 5 min: this test is about tokens, and 120 days of 5-minute polls take minutes.
+  relay = await startTestRelay(emu, clock, { RELAY_LOG_LEVEL: "warn", RELAY_POLL_INTERVAL_SECONDS: "21600" });
 });
 after(async () => {
   await relay.close();

@@ -30,6 +30,7 @@ describe("loadConfig", () => {
       jwksUrl: "https://login.microsoftonline.com/common/discovery/v2.0/keys",
       microsoftCaFile: undefined,
       microsoftTimeoutMs: 10_000,
+      pollIntervalMs: 300_000,
       tls: undefined,
       trustProxy: false,
       adminToken: undefined,
