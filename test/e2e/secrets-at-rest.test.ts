@@ -3,7 +3,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { Emulator } from "../../emulator/index.ts";
-import { startEmulator } from "../helpers/emulator-setup.ts";
+import { control, startEmulator } from "../helpers/emulator-setup.ts";
 import { FakeClock } from "../helpers/fake-clock.ts";
 import {
   connectOrg,
@@ -18,7 +18,8 @@ let emu: Emulator;
 let relay: TestRelay;
 
 before(async () => {
-  emu = await startEmulator({ clock });
+  // The relay listens on plain http on loopback; real Graph only calls https webhooks.
+  emu = await startEmulator({ clock, allowHttpWebhooks: true });
   relay = await startTestRelay(emu, clock);
 });
 after(async () => {
@@ -37,6 +38,25 @@ test("after a connect and refreshes, no token, secret or key is in the SQLite fi
       "connected",
     );
   }
+  // A subscription (with its clientState) and a delivered, processed notification are part of the picture too.
+  await relay.relay.scheduler.runDue();
+  const subscription = [...emu.state.subscriptions.values()].find(
+    (s) => s.tenantId === tenant.tenantId && !s.removed,
+  );
+  assert.ok(subscription?.clientState, "subscription created with a clientState");
+  await control(emu, "POST", `/_emulator/tenants/${tenant.tenantId}/emergency-calls`, {
+    callerId: tenant.otherUser.id,
+    dialString: "933",
+    notify: [tenant.serviceUser.id],
+    location: { kind: "unknown" },
+  });
+  await emu.settle();
+  await relay.relay.intake.processInbox();
+  assert.equal(
+    (await relay.api("GET", `/api/org/${org.orgId}/ms-teams/status`)).json().messagesReceived.notification,
+    1,
+  );
+
   const keyFile = path.join(relay.dataDir, "encryption.key");
   assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
   const keyText = (await readFile(keyFile, "utf8")).trim();
@@ -44,6 +64,7 @@ test("after a connect and refreshes, no token, secret or key is in the SQLite fi
   const secrets: [string, string][] = [
     ["client secret", org.clientSecret],
     ["admin token", relay.adminToken],
+    ["subscription clientState", subscription.clientState],
     ["encryption key (as stored)", keyText],
     ["encryption key (hex)", Buffer.from(keyText, "base64").toString("hex")],
   ];
