@@ -1,4 +1,5 @@
 import path from "node:path";
+import { parseCidrList, type CidrRange } from "./core/cidr.ts";
 import { ConfigError, type ConfigProblem } from "./core/errors.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -22,8 +23,12 @@ export interface Config {
   microsoftTimeoutMs: number;
   /** How often each org's chats are polled as the safety net behind webhooks. */
   pollIntervalMs: number;
+  /** How long claimed work (inbox items, message hand-offs) stays with its worker before another may take it over. */
+  workLeaseMs: number;
   tls: { certFile: string; keyFile: string } | undefined;
   trustProxy: boolean;
+  /** Sources allowed on Graph's webhook routes; empty allows every source. */
+  graphAllowedCidrs: CidrRange[];
   adminToken: string | undefined;
   /** 32 bytes for AES-256-GCM. */
   encryptionKey: Buffer | undefined;
@@ -61,8 +66,10 @@ export function loadConfig(
     microsoftCaFile: reader.path("RELAY_MICROSOFT_CA_FILE", cwd),
     microsoftTimeoutMs: reader.integer("RELAY_MICROSOFT_TIMEOUT_MS", 10_000, 100, 120_000),
     pollIntervalMs: reader.integer("RELAY_POLL_INTERVAL_SECONDS", 300, 30, 86_400) * 1000,
+    workLeaseMs: reader.integer("RELAY_WORK_LEASE_SECONDS", 120, 5, 3_600) * 1000,
     tls: reader.tls("RELAY_TLS_CERT_FILE", "RELAY_TLS_KEY_FILE", cwd),
     trustProxy: reader.boolean("RELAY_TRUST_PROXY", false),
+    graphAllowedCidrs: reader.cidrList("RELAY_GRAPH_ALLOWED_CIDRS"),
     adminToken: reader.adminToken("RELAY_ADMIN_TOKEN"),
     encryptionKey: reader.encryptionKey("RELAY_ENCRYPTION_KEY"),
     logLevel: reader.logLevel("RELAY_LOG_LEVEL", "info"),
@@ -199,6 +206,24 @@ class EnvReader {
       return file === "" ? fallback : { engine: "sqlite", file: path.resolve(cwd, file) };
     }
     return this.#problem(key, "must start with postgres://, postgresql:// or sqlite:", fallback);
+  }
+
+  cidrList(key: string): CidrRange[] {
+    const raw = this.string(key);
+    if (raw === undefined) return [];
+    const parsed = parseCidrList(raw);
+    if (parsed.ok) return parsed.ranges;
+    // Positions, not values: the same rule as every other key (reasons never echo what was configured).
+    const count = raw.split(",").filter((entry) => entry.trim() !== "").length;
+    const bad = parsed.badEntries.join(", ");
+    const which = parsed.badEntries.length === 1 ? "entry" : "entries";
+    const verb = parsed.badEntries.length === 1 ? "is" : "are";
+    return this.#problem(
+      key,
+      "must be a comma-separated list of IPv4 or IPv6 CIDR ranges such as 10.0.0.0/8 or 2001:db8::/32, " +
+        `without bits set beyond the prefix length (${which} ${bad} of ${count} ${verb} not)`,
+      [],
+    );
   }
 
   adminToken(key: string): string | undefined {

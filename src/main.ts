@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import { Registry } from "prom-client";
 import type { Config } from "./config.ts";
+import { createCidrMatcher } from "./core/cidr.ts";
 import { systemClock, type Clock } from "./core/clock.ts";
 import type { DecryptionKeyring, LifecycleHandler, SubscriptionLookup } from "./core/intake-ports.ts";
 import type { IdentityProvider } from "./core/ports.ts";
@@ -73,6 +75,10 @@ export interface RelayOptions {
   logDestination?: NodeJS.WritableStream;
   /** How often due jobs run; `false` leaves it to `runDueJobs()` (tests moving a fake clock). */
   jobIntervalMs?: number | false;
+  /** Benchmarks only (bench/notification-intake.bench.ts): routes added to the HTTP app before it listens. */
+  extraRoutes?: (app: FastifyInstance) => void;
+  /** Benchmarks only: `false` keeps a delivery from waking the inbox worker (items stay pending). Default true. */
+  wakeInboxOnDelivery?: boolean;
 }
 
 export interface RunningRelay {
@@ -198,7 +204,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         : undefined,
   };
   // --- Processing (issue 4): dedupe, the hand-off to detection, and polling as the safety net. ---
-  const seen = new SeenMessageStore(db);
+  // A dead worker's claims come back after the lease; a crashed instance's work is taken over, never lost.
+  const seen = new SeenMessageStore(db, { claimStaleMs: config.workLeaseMs });
   const limiter = createTeamsRateLimiter();
   const messagesReceived = new Counter({
     name: "relay_messages_received_total",
@@ -248,6 +255,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     requestResync,
   });
   const worker = createInboxWorker({
+    leaseMs: config.workLeaseMs,
     inbox,
     subscriptions,
     keyring: certificates,
@@ -359,6 +367,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
           https: {
             cert: await readFile(config.tls.certFile, "utf8"),
             key: await readFile(config.tls.keyFile, "utf8"),
+            // Renewed certificates are picked up without a restart (src/http/certificate-reloader.ts).
+            watch: { certFile: config.tls.certFile, keyFile: config.tls.keyFile },
           },
         }
       : {}),
@@ -380,8 +390,12 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     subscriptions,
     inbox,
     metrics: createNotificationMetrics(metricsRegistry),
-    onStored: wakeInbox,
+    onStored: options.wakeInboxOnDelivery === false ? undefined : wakeInbox,
+    ...(config.graphAllowedCidrs.length > 0
+      ? { allowedSources: createCidrMatcher(config.graphAllowedCidrs) }
+      : {}),
   });
+  options.extraRoutes?.(app);
   metricsRegistry.registerMetric(messagesReceived);
 
   await keeper.ensureScheduled();

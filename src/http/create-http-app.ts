@@ -1,6 +1,13 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import {
+  TLS_MIN_VERSION,
+  inspectCertificatePair,
+  watchCertificateFiles,
+  type CertificateWatchOptions,
+  type SecureContextTarget,
+} from "./certificate-reloader.ts";
 
 export interface HttpAppDeps {
   logger: Logger;
@@ -9,7 +16,8 @@ export interface HttpAppDeps {
   /** False once shutdown began or background jobs stopped. */
   jobsRunning(): boolean;
   trustProxy: boolean;
-  https?: { cert: string; key: string };
+  /** Serve HTTPS (TLS 1.2+); with `watch`, the certificate is reloaded when either file changes. */
+  https?: { cert: string; key: string; watch?: CertificateWatchOptions };
   /** The registry `/metrics` serves; pass one to add the relay's own metrics to it (default: a new one). */
   registry?: Registry;
 }
@@ -19,10 +27,13 @@ export function createHttpApp(deps: HttpAppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     trustProxy: deps.trustProxy,
-    ...(deps.https ? { https: { ...deps.https, minVersion: "TLSv1.2" as const } } : {}),
+    ...(deps.https
+      ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: TLS_MIN_VERSION } }
+      : {}),
   }) as unknown as FastifyInstance;
   const registry = deps.registry ?? new Registry();
   collectDefaultMetrics({ register: registry, prefix: "relay_" });
+  if (deps.https) watchCertificate(app, deps.https, deps.logger, registry);
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
@@ -39,4 +50,37 @@ export function createHttpApp(deps: HttpAppDeps): FastifyInstance {
   });
   app.get("/metrics", async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   return app;
+}
+
+function watchCertificate(
+  app: FastifyInstance,
+  https: NonNullable<HttpAppDeps["https"]>,
+  logger: Logger,
+  registry: Registry,
+): void {
+  const expiry = new Gauge({
+    name: "relay_tls_certificate_expiry_timestamp_seconds",
+    help: "When the certificate the relay serves HTTPS with expires (Unix time)",
+    registers: [registry],
+  });
+  try {
+    expiry.set(inspectCertificatePair(https.cert, https.key).validTo.getTime() / 1000);
+  } catch {
+    // Fastify refused or will refuse this pair itself; nothing to report here.
+  }
+  if (!https.watch) return;
+  const reloads = new Counter({
+    name: "relay_tls_certificate_reloads_total",
+    help: "Attempts to reload the HTTPS certificate after its files changed, by result",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const reloader = watchCertificateFiles(app.server as unknown as SecureContextTarget, https.watch, {
+    logger,
+    onResult: (result, certificate) => {
+      reloads.inc({ result });
+      if (certificate) expiry.set(certificate.validTo.getTime() / 1000);
+    },
+  });
+  app.addHook("onClose", async () => reloader.close());
 }

@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
+import type { AddressMatcher } from "../core/cidr.ts";
 import type { Clock } from "../core/clock.ts";
 import type { SubscriptionLookup, KnownSubscription } from "../core/intake-ports.ts";
 import { LIFECYCLE_PATH, NOTIFICATION_PATH } from "../core/subscription-policy.ts";
@@ -13,7 +14,14 @@ import { LIFECYCLE_PATH, NOTIFICATION_PATH } from "../core/subscription-policy.t
 export const NOTIFICATION_BODY_LIMIT = 1024 * 1024;
 
 export type NotificationResult =
-  "stored" | "duplicate" | "unknown_subscription" | "client_state_mismatch" | "malformed" | "storage_failed";
+  | "stored"
+  | "duplicate"
+  | "unknown_subscription"
+  | "client_state_mismatch"
+  | "malformed"
+  | "storage_failed"
+  /** A whole request (handshake or batch, counted once: its body is never read) from outside the allow-list. */
+  | "source_refused";
 
 export interface NotificationMetrics {
   count(result: NotificationResult, items?: number): void;
@@ -70,6 +78,11 @@ export interface GraphNotificationRouteDeps {
   metrics?: NotificationMetrics;
   /** Called after items were stored and acknowledged: wakes the inbox worker. */
   onStored?: () => void;
+  /**
+   * `RELAY_GRAPH_ALLOWED_CIDRS`: when set, only these client addresses reach the two routes (handshake included).
+   * The address is fastify's `request.ip`: the socket's, or `X-Forwarded-For`'s when the app trusts a proxy.
+   */
+  allowedSources?: AddressMatcher;
 }
 
 const noMetrics: NotificationMetrics = { count() {}, handshake() {}, acknowledged() {} };
@@ -135,6 +148,29 @@ export function registerGraphNotificationRoutes(
       (_req: FastifyRequest, body: Buffer, done: (error: Error | null, body?: Buffer) => void) =>
         done(null, body),
     );
+
+    // The source allow-list comes before everything, the handshake included: onRequest hooks run in the order
+    // they were added, and onRequest runs before the body is read.
+    const allowed = deps.allowedSources;
+    if (allowed) {
+      scope.addHook("onRequest", async (req, reply) => {
+        if (allowed(req.ip)) return;
+        metrics.count("source_refused");
+        req.log.warn(
+          { sourceIp: req.ip, result: "source_refused" },
+          "Graph webhook request refused: source address not in RELAY_GRAPH_ALLOWED_CIDRS",
+        );
+        return reply
+          .code(403)
+          .header("connection", "close")
+          .send({
+            error: {
+              code: "ERR_FORBIDDEN_SOURCE",
+              message: "This source address may not call this endpoint",
+            },
+          });
+      });
+    }
 
     // The validation handshake first: before authentication, body parsing or storage (§3).
     scope.addHook("onRequest", async (req, reply) => {

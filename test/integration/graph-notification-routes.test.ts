@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import { Registry } from "prom-client";
+import { createCidrMatcher, parseCidrList } from "../../src/core/cidr.ts";
 import { createHttpApp } from "../../src/http/create-http-app.ts";
 import { installErrorHandler } from "../../src/http/error-handler.ts";
 import {
@@ -51,7 +52,13 @@ interface Harness {
   ): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
 }
 
-async function harness(t: TestContext): Promise<Harness> {
+interface HarnessOptions {
+  /** RELAY_GRAPH_ALLOWED_CIDRS, as written in the environment. */
+  allowedCidrs?: string;
+  trustProxy?: boolean;
+}
+
+async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
   const database = await openTestDatabase("sqlite");
   t.after(() => database.close());
   const clock = new FakeClock();
@@ -71,15 +78,22 @@ async function harness(t: TestContext): Promise<Harness> {
     logger: createLogger("debug", sink),
     checkStorage: async () => {},
     jobsRunning: () => true,
-    trustProxy: false,
+    trustProxy: options.trustProxy ?? false,
     registry,
   });
   installErrorHandler(app);
+  let allowedSources: ReturnType<typeof createCidrMatcher> | undefined;
+  if (options.allowedCidrs !== undefined) {
+    const parsed = parseCidrList(options.allowedCidrs);
+    assert.ok(parsed.ok, options.allowedCidrs);
+    allowedSources = createCidrMatcher(parsed.ranges);
+  }
   registerGraphNotificationRoutes(app, {
     clock,
     subscriptions,
     inbox,
     metrics: createNotificationMetrics(registry),
+    ...(allowedSources ? { allowedSources } : {}),
   });
   await app.ready();
   t.after(() => app.close());
@@ -370,5 +384,87 @@ describe("notifications", () => {
     await h.database.close();
     const res = await h.post(NOTIFY, { value: [changeItem(h.subA, 1)] });
     assert.equal(res.status, 503);
+  });
+});
+
+describe("source allow-list (RELAY_GRAPH_ALLOWED_CIDRS)", () => {
+  const handshake = "?validationToken=Validation%3A+ok";
+
+  it("refuses loopback with 403 when the list excludes it: notifications, lifecycle and the handshake, storing nothing", async (t) => {
+    const h = await harness(t, { allowedCidrs: "10.0.0.0/8, 2001:db8::/32, 128.0.0.0/1" });
+    for (const path of PATHS) {
+      const notification = await h.post(path, { value: [changeItem(h.subA, 1)] });
+      assert.equal(notification.status, 403, path);
+      assert.equal(JSON.parse(notification.body).error.code, "ERR_FORBIDDEN_SOURCE");
+      const validation = await h.post(`${path}${handshake}`, "", { "content-type": "text/plain" });
+      assert.equal(validation.status, 403, `${path} handshake`);
+      assert.ok(!validation.body.includes("Validation"), "the token is not echoed");
+      // Refused before the body is read: malformed or oversize bodies get the same 403, not 400 or 413.
+      const garbage = await h.post(path, "{not json", { "content-type": "application/json" });
+      assert.equal(garbage.status, 403);
+    }
+    assert.deepEqual(await stored(h), []);
+    assert.equal(await metric(h, "source_refused"), 6);
+    assert.equal(await metric(h, "stored"), 0);
+    assert.equal(
+      (await h.registry.getSingleMetric("relay_notification_handshakes_total")!.get()).values[0]?.value ?? 0,
+      0,
+    );
+    assert.match(h.logs(), /source address not in RELAY_GRAPH_ALLOWED_CIDRS/);
+    // Only Graph's routes are restricted.
+    assert.equal((await h.app.inject({ method: "GET", url: "/healthz" })).statusCode, 200);
+  });
+
+  it("accepts loopback when the list includes 127.0.0.0/8", async (t) => {
+    const h = await harness(t, { allowedCidrs: "10.0.0.0/8,127.0.0.0/8" });
+    const validation = await h.post(`${NOTIFY}${handshake}`, "", { "content-type": "text/plain" });
+    assert.equal(validation.status, 200);
+    assert.equal(validation.body, "Validation: ok");
+    assert.equal((await h.post(NOTIFY, { value: [changeItem(h.subA, 1)] })).status, 202);
+    assert.equal((await stored(h)).length, 1);
+    assert.equal(await metric(h, "source_refused"), 0);
+  });
+
+  it("judges the socket address: IPv4-mapped IPv6 and IPv6 too; without a list every source is accepted", async (t) => {
+    const from = (h: Harness, remoteAddress: string, n: number) =>
+      h.app.inject({
+        method: "POST",
+        url: NOTIFY,
+        remoteAddress,
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify({ value: [changeItem(h.subA, n)] }),
+      });
+    const listed = await harness(t, { allowedCidrs: "10.0.0.0/8,2001:db8::/32" });
+    assert.equal((await from(listed, "10.20.30.40", 1)).statusCode, 202);
+    assert.equal((await from(listed, "::ffff:10.20.30.40", 2)).statusCode, 202);
+    assert.equal((await from(listed, "2001:db8::5", 3)).statusCode, 202);
+    assert.equal((await from(listed, "::ffff:127.0.0.1", 4)).statusCode, 403);
+    assert.equal((await from(listed, "::1", 5)).statusCode, 403);
+    assert.equal((await from(listed, "11.0.0.1", 6)).statusCode, 403);
+    assert.equal((await stored(listed)).length, 3);
+    const open = await harness(t);
+    assert.equal((await from(open, "198.51.100.7", 1)).statusCode, 202);
+    assert.equal((await stored(open)).length, 1);
+  });
+
+  it("judges X-Forwarded-For only when the proxy is trusted", async (t) => {
+    const list = "203.0.113.0/24";
+    const behindProxy = await harness(t, { allowedCidrs: list, trustProxy: true });
+    const viaProxy = { "x-forwarded-for": "203.0.113.9" };
+    assert.equal(
+      (await behindProxy.post(NOTIFY, { value: [changeItem(behindProxy.subA, 1)] }, viaProxy)).status,
+      202,
+    );
+    assert.equal(
+      (await behindProxy.post(NOTIFY, { value: [] }, { "x-forwarded-for": "198.51.100.7" })).status,
+      403,
+    );
+    const direct = await harness(t, { allowedCidrs: list, trustProxy: false });
+    assert.equal(
+      (await direct.post(NOTIFY, { value: [changeItem(direct.subA, 1)] }, viaProxy)).status,
+      403,
+      "a spoofed X-Forwarded-For is ignored without RELAY_TRUST_PROXY",
+    );
+    assert.deepEqual(await stored(direct), []);
   });
 });

@@ -31,8 +31,10 @@ describe("loadConfig", () => {
       microsoftCaFile: undefined,
       microsoftTimeoutMs: 10_000,
       pollIntervalMs: 300_000,
+      workLeaseMs: 120_000,
       tls: undefined,
       trustProxy: false,
+      graphAllowedCidrs: [],
       adminToken: undefined,
       encryptionKey: undefined,
       logLevel: "info",
@@ -54,6 +56,7 @@ describe("loadConfig", () => {
         RELAY_TLS_CERT_FILE: "/etc/relay/cert.pem",
         RELAY_TLS_KEY_FILE: "/etc/relay/key.pem",
         RELAY_TRUST_PROXY: "YES",
+        RELAY_GRAPH_ALLOWED_CIDRS: "52.96.0.0/14, 2603:1000::/24,",
         RELAY_ADMIN_TOKEN: "a".repeat(32),
         RELAY_ENCRYPTION_KEY: HEX_KEY,
         RELAY_LOG_LEVEL: "debug",
@@ -71,6 +74,10 @@ describe("loadConfig", () => {
     assert.equal(config.microsoftCaFile, "/srv/relay/emulator-ca.pem");
     assert.deepEqual(config.tls, { certFile: "/etc/relay/cert.pem", keyFile: "/etc/relay/key.pem" });
     assert.equal(config.trustProxy, true);
+    assert.deepEqual(
+      config.graphAllowedCidrs.map((r) => r.text),
+      ["52.96.0.0/14", "2603:1000::/24"],
+    );
     assert.equal(config.adminToken, "a".repeat(32));
     assert.deepEqual(config.encryptionKey, Buffer.from(HEX_KEY, "hex"));
     assert.equal(config.logLevel, "debug");
@@ -101,6 +108,7 @@ describe("loadConfig", () => {
       RELAY_JWKS_URL: "https://login.example.com/keys?x=1",
       RELAY_TLS_CERT_FILE: "/etc/relay/cert.pem",
       RELAY_TRUST_PROXY: "maybe",
+      RELAY_GRAPH_ALLOWED_CIDRS: "10.0.0.0/8,10.0.0.0/33",
       RELAY_ADMIN_TOKEN: "short",
       RELAY_ENCRYPTION_KEY: "abcd",
       RELAY_LOG_LEVEL: "verbose",
@@ -110,6 +118,7 @@ describe("loadConfig", () => {
       "RELAY_ADMIN_TOKEN",
       "RELAY_DATABASE_URL",
       "RELAY_ENCRYPTION_KEY",
+      "RELAY_GRAPH_ALLOWED_CIDRS",
       "RELAY_GRAPH_BASE_URL",
       "RELAY_JWKS_URL",
       "RELAY_LOGIN_BASE_URL",
@@ -208,5 +217,27 @@ describe("loadConfig", () => {
       configError({ RELAY_TLS_KEY_FILE: "key.pem" }).problems.map((p) => p.key),
       ["RELAY_TLS_CERT_FILE"],
     );
+  });
+
+  it("allows every source on the Graph routes unless RELAY_GRAPH_ALLOWED_CIDRS lists ranges", () => {
+    assert.deepEqual(loadConfig({ RELAY_GRAPH_ALLOWED_CIDRS: " , " }, { cwd }).graphAllowedCidrs, []);
+    assert.deepEqual(
+      loadConfig({ RELAY_GRAPH_ALLOWED_CIDRS: "127.0.0.1,::1" }, { cwd }).graphAllowedCidrs.map(
+        (r) => r.text,
+      ),
+      ["127.0.0.1/32", "::1/128"],
+    );
+  });
+
+  it("names the position of each bad RELAY_GRAPH_ALLOWED_CIDRS entry without echoing it", () => {
+    const { problems } = configError({
+      RELAY_GRAPH_ALLOWED_CIDRS: "10.0.0.0/8, 192.168.1.1/24, 2001:db8::/32, secret-host",
+    });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.key, "RELAY_GRAPH_ALLOWED_CIDRS");
+    assert.match(problems[0]!.reason, /CIDR ranges such as 10\.0\.0\.0\/8/);
+    assert.match(problems[0]!.reason, /entries 2, 4 of 4 are not/);
+    assert.ok(!problems[0]!.reason.includes("secret-host"));
+    assert.ok(!problems[0]!.reason.includes("192.168.1.1"));
   });
 });

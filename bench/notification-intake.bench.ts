@@ -1,0 +1,448 @@
+// Notification intake benchmark (issue 4): acknowledgement latency at a fixed offered rate and throughput at
+// saturation, for `POST /api/graph/notifications` beside a no-op route of the same server, in the same run.
+//
+// The relay runs in this process on loopback plain HTTP with SQLite in a temporary directory under os.tmpdir() (a
+// real disk, never tmpfs: the inbox write is fsynced before the 202, and that is what is measured). The load
+// generator runs in a forked child process (node:http, keep-alive Agent) so it does not share the relay's event
+// loop. Run with `npm run bench` (or `npm run bench -- notification-intake`).
+//
+// Settings (environment): BENCH_RATE (500/s), BENCH_SECONDS (10 per phase), BENCH_CONNECTIONS (32 at saturation).
+import { fork } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { sql } from "kysely";
+import { loadConfig } from "../src/config.ts";
+import { systemClock } from "../src/core/clock.ts";
+import { NOTIFICATION_PATH } from "../src/core/subscription-policy.ts";
+import { startRelay } from "../src/main.ts";
+import { openDatabase } from "../src/storage/open-database.ts";
+import { OrgStore } from "../src/storage/org-store.ts";
+import { createSecretBox } from "../src/storage/secret-box.ts";
+import { SubscriptionStore } from "../src/storage/subscription-store.ts";
+
+const NOOP_PATH = "/bench/noop";
+const SEQ = "{{SEQ}}";
+
+interface PhaseRequest {
+  kind: "fixed" | "saturate";
+  url: string;
+  /** The body with `{{SEQ}}` where each request puts its own sequence number (unique resource ids). */
+  template: string;
+  /** A prefix making sequence numbers unique across phases (nothing dedupes). */
+  tag: string;
+  durationMs: number;
+  rate?: number;
+  connections?: number;
+}
+
+interface PhaseResult {
+  sent: number;
+  ok: number;
+  failed: number;
+  statuses: Record<string, number>;
+  elapsedMs: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Fixed rate only: how late the generator itself sent its latest request (its own scheduling lag). */
+  maxSendLagMs: number;
+  /** p99 counted from when the request was actually sent rather than scheduled. */
+  p99FromSend: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The load generator (child process)
+// ---------------------------------------------------------------------------------------------------------------
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function runPhase(phase: PhaseRequest): Promise<PhaseResult> {
+  const target = new URL(phase.url);
+  const parts = phase.template.split(SEQ);
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: phase.kind === "saturate" ? (phase.connections ?? 32) : 256,
+  });
+  const latencies: number[] = [];
+  const fromSend: number[] = [];
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  let maxSendLagMs = 0;
+
+  /** One request; resolves when the answer is complete. Latency counts from `scheduledAt` (no coordinated omission). */
+  const send = (scheduledAt: number) =>
+    new Promise<void>((resolve) => {
+      const sentAt = performance.now();
+      const body = Buffer.from(parts.join(`${phase.tag}-${sent}`), "utf8");
+      sent += 1;
+      const req = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": body.length },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => {
+            const status = String(res.statusCode);
+            statuses[status] = (statuses[status] ?? 0) + 1;
+            if (res.statusCode === 202) {
+              ok += 1;
+              const now = performance.now();
+              latencies.push(now - scheduledAt);
+              fromSend.push(now - sentAt);
+            } else failed += 1;
+            resolve();
+          });
+        },
+      );
+      req.on("error", (error) => {
+        statuses[error.message] = (statuses[error.message] ?? 0) + 1;
+        failed += 1;
+        resolve();
+      });
+      req.end(body);
+    });
+
+  const started = performance.now();
+  if (phase.kind === "fixed") {
+    const rate = phase.rate ?? 500;
+    const total = Math.round((rate * phase.durationMs) / 1000);
+    const interval = 1000 / rate;
+    const inFlight: Promise<void>[] = [];
+    await new Promise<void>((done) => {
+      let i = 0;
+      const tick = () => {
+        const now = performance.now();
+        while (i < total && started + i * interval <= now) {
+          const scheduledAt = started + i * interval;
+          maxSendLagMs = Math.max(maxSendLagMs, now - scheduledAt);
+          inFlight.push(send(scheduledAt));
+          i += 1;
+        }
+        if (i < total) setTimeout(tick, Math.max(0, started + i * interval - performance.now()));
+        else done();
+      };
+      tick();
+    });
+    await Promise.all(inFlight);
+  } else {
+    const deadline = started + phase.durationMs;
+    const loop = async () => {
+      while (performance.now() < deadline) await send(performance.now());
+    };
+    await Promise.all(Array.from({ length: phase.connections ?? 32 }, loop));
+  }
+  const elapsedMs = performance.now() - started;
+  agent.destroy();
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    sent,
+    ok,
+    failed,
+    statuses,
+    elapsedMs,
+    throughput: ok / (elapsedMs / 1000),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? sorted[sorted.length - 1]! : NaN,
+    maxSendLagMs,
+    p99FromSend: percentile(Float64Array.from(fromSend).sort(), 99),
+  };
+}
+
+if (process.env.BENCH_ROLE === "load") {
+  process.on("message", (phase: PhaseRequest) => {
+    runPhase(phase).then(
+      (result) => process.send!(result),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+} else {
+  await main();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The relay and the report (this process)
+// ---------------------------------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A single-item rich notification shaped like Graph's (encrypted content, validation token), about 2.5 KB. */
+function notificationTemplate(subscriptionId: string, clientState: string, tenantId: string): string {
+  const chatId = "19:3f1b6a0e8c2d4b7e9f0a1c2d3e4f5a6b@thread.v2";
+  const b64 = (bytes: number) => randomBytes(bytes).toString("base64");
+  const b64url = (bytes: number) => randomBytes(bytes).toString("base64url");
+  const batch = {
+    value: [
+      {
+        subscriptionId,
+        changeType: "created",
+        clientState,
+        subscriptionExpirationDateTime: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+        resource: `chats('${chatId}')/messages('${SEQ}')`,
+        resourceData: {
+          id: SEQ,
+          "@odata.type": "#Microsoft.Graph.chatMessage",
+          "@odata.id": `chats('${chatId}')/messages('${SEQ}')`,
+        },
+        encryptedContent: {
+          data: b64(500),
+          dataSignature: b64(32),
+          dataKey: b64(256),
+          encryptionCertificateId: "bench-certificate",
+          encryptionCertificateThumbprint: randomBytes(20).toString("hex").toUpperCase(),
+        },
+        tenantId,
+      },
+    ],
+    validationTokens: [`${b64url(36)}.${b64url(520)}.${b64url(256)}`],
+  };
+  return JSON.stringify(batch);
+}
+
+/** The data directory's disk this run: 200 append + fsync rounds of 4 KB, as a SQLite WAL commit does. */
+function probeFsync(dir: string): { p50: number; p99: number } {
+  const file = path.join(dir, "fsync-probe");
+  const fd = openSync(file, "w");
+  const block = randomBytes(4096);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 200; i += 1) {
+      const started = performance.now();
+      writeSync(fd, block);
+      fsyncSync(fd);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const sorted = Float64Array.from(times).sort();
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function main(): Promise<void> {
+  const rate = Number(process.env.BENCH_RATE ?? 500);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+  const durationMs = seconds * 1000;
+
+  // os.tmpdir(), never /dev/shm: durability is the point, so fsync must hit the data directory's real disk.
+  const dataDir = await mkdtemp(path.join(tmpdir(), "relay-bench-"));
+  const fsyncBefore = probeFsync(dataDir);
+  const port = await freePort();
+  const encryptionKey = randomBytes(32);
+  const config = loadConfig({
+    RELAY_DATA_DIR: dataDir,
+    RELAY_HOST: "127.0.0.1",
+    RELAY_PORT: String(port),
+    RELAY_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    RELAY_ADMIN_TOKEN: randomBytes(32).toString("base64url"),
+    RELAY_ENCRYPTION_KEY: encryptionKey.toString("hex"),
+    // Production's default level: fastify's two request lines per request are written (to a sink that drops them).
+    RELAY_LOG_LEVEL: "info",
+  });
+  const discard = new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+  const relay = await startRelay(config, {
+    // No scheduled jobs and no inbox worker: the benchmark measures the webhook's acknowledgement alone. Items stay
+    // pending in the inbox (production would process each one after its 202, on the same SQLite writer).
+    jobIntervalMs: false,
+    wakeInboxOnDelivery: false,
+    logDestination: discard,
+    extraRoutes: (app) => {
+      app.post(NOOP_PATH, async (_req, reply) => reply.code(202).send());
+    },
+  });
+
+  // One org and one live subscription, stored the way the subscription keeper stores a confirmed one.
+  const tenantId = randomUUID();
+  const subscriptionId = randomUUID();
+  const clientState = randomBytes(48).toString("base64url");
+  const seedDb = await openDatabase(config.database);
+  const box = createSecretBox(encryptionKey);
+  const org = await new OrgStore(seedDb.db, box, systemClock).create({ name: "Bench" });
+  await new SubscriptionStore(seedDb.db, box).save(
+    {
+      id: subscriptionId,
+      orgId: org.id,
+      resource: "/me/chats/getAllMessages",
+      changeType: "created",
+      clientState,
+      includeResourceData: true,
+      encryptionCertificateId: "bench-certificate",
+      expiresAt: Date.now() + 3 * 86_400_000,
+    },
+    Date.now(),
+  );
+  const template = notificationTemplate(subscriptionId, clientState, tenantId);
+
+  const load = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: process.execArgv,
+    env: { ...process.env, BENCH_ROLE: "load" },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  // The relay's event loop: a synchronous SQLite commit (fsync) or checkpoint blocks every request behind it.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const loopStalls = new Map<string, { p99: number; max: number }>();
+  const run = (phase: PhaseRequest) =>
+    new Promise<PhaseResult>((resolve, reject) => {
+      loopDelay.reset();
+      load.once("message", (result) => {
+        loopStalls.set(phase.tag, { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
+        resolve(result as PhaseResult);
+      });
+      load.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
+      load.send(phase);
+    });
+  const notifications = `${relay.url}${NOTIFICATION_PATH}`;
+  const noop = `${relay.url}${NOOP_PATH}`;
+
+  console.log(
+    `relay ${relay.url}, SQLite in ${dataDir} (journal_mode=WAL, synchronous=FULL), body ${Buffer.byteLength(template.replaceAll(SEQ, "x-0"))} bytes, ` +
+      `${rate}/s for ${seconds} s, saturation with ${connections} keep-alive connections for ${seconds} s`,
+  );
+  let exitCode = 0;
+  try {
+    // Warm-up (JIT, sockets, SQLite pages); its items are counted in the inbox check below.
+    const warm = { kind: "saturate" as const, template, durationMs: 1000, connections };
+    const warmNoop = await run({ ...warm, url: noop, tag: "warm-noop" });
+    const warmNotify = await run({ ...warm, url: notifications, tag: "warm-notify" });
+    const fixedNoop = await run({ kind: "fixed", url: noop, template, tag: "fixed-noop", durationMs, rate });
+    const fixedNotify = await run({
+      kind: "fixed",
+      url: notifications,
+      template,
+      tag: "fixed-notify",
+      durationMs,
+      rate,
+    });
+    const satNoop = await run({
+      kind: "saturate",
+      url: noop,
+      template,
+      tag: "sat-noop",
+      durationMs,
+      connections,
+    });
+    const satNotify = await run({
+      kind: "saturate",
+      url: notifications,
+      template,
+      tag: "sat-notify",
+      durationMs,
+      connections,
+    });
+
+    // Every 202 on the notification route must be a row in the inbox.
+    const rows = await sql<{ n: number }>`select count(*) as n from inbox`.execute(seedDb.db);
+    const stored = Number(rows.rows[0]?.n ?? 0);
+    const acknowledged = warmNotify.ok + fixedNotify.ok + satNotify.ok;
+
+    const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "-");
+    const row = (cells: string[]) =>
+      console.log(cells.map((c, i) => (i === 0 ? c.padEnd(36) : c.padStart(10))).join(" "));
+    console.log("");
+    row(["route", "offered/s", "sent", "202", "failed", "p50 ms", "p99 ms", "max ms", "req/s"]);
+    const line = (name: string, offered: string, r: PhaseResult) =>
+      row([
+        name,
+        offered,
+        String(r.sent),
+        String(r.ok),
+        String(r.failed),
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max),
+        r.throughput.toFixed(0),
+      ]);
+    line(`${NOTIFICATION_PATH} fixed`, String(rate), fixedNotify);
+    line(`${NOOP_PATH} fixed`, String(rate), fixedNoop);
+    line(`${NOTIFICATION_PATH} saturation`, `${connections} conn`, satNotify);
+    line(`${NOOP_PATH} saturation`, `${connections} conn`, satNoop);
+    for (const [name, r] of [
+      ["fixed notify", fixedNotify],
+      ["fixed noop", fixedNoop],
+      ["saturation notify", satNotify],
+      ["saturation noop", satNoop],
+    ] as const)
+      if (r.failed > 0) console.log(`  ${name}: answers other than 202: ${JSON.stringify(r.statuses)}`);
+    for (const tag of ["fixed-notify", "fixed-noop", "sat-notify", "sat-noop"]) {
+      const stall = loopStalls.get(tag);
+      if (stall)
+        console.log(
+          `  relay event-loop delay during ${tag}: p99 ${ms(stall.p99)} ms, max ${ms(stall.max)} ms`,
+        );
+    }
+    console.log(
+      `  p99 counted from the actual send at ${rate}/s: notify ${ms(fixedNotify.p99FromSend)} ms, noop ${ms(fixedNoop.p99FromSend)} ms`,
+    );
+    const fsyncAfter = probeFsync(dataDir);
+    console.log(
+      `  disk: 4 KB write+fsync in ${dataDir}: p50 ${ms(fsyncBefore.p50)} ms / p99 ${ms(fsyncBefore.p99)} ms before, ` +
+        `p50 ${ms(fsyncAfter.p50)} ms / p99 ${ms(fsyncAfter.p99)} ms after; load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
+    );
+    console.log(
+      `  load generator's own worst send lag at ${rate}/s: notify ${ms(fixedNotify.maxSendLagMs)} ms, noop ${ms(fixedNoop.maxSendLagMs)} ms`,
+    );
+    console.log(
+      `  inbox rows ${stored}, notification 202s ${acknowledged} (warm-up included; noop warm-up ${warmNoop.ok})`,
+    );
+
+    const p99Ok = fixedNotify.p99 < 10 && fixedNotify.failed === 0;
+    const ratio = satNotify.throughput / satNoop.throughput;
+    const ratioOk = ratio >= 0.4;
+    const storedOk = stored === acknowledged;
+    console.log("");
+    console.log(
+      `p99 at ${rate}/s: notify ${ms(fixedNotify.p99)} ms vs noop ${ms(fixedNoop.p99)} ms (x${(fixedNotify.p99 / fixedNoop.p99).toFixed(1)}); ` +
+        `target < 10 ms: ${p99Ok ? "MET" : "MISSED"}`,
+    );
+    console.log(
+      `saturation: notify ${satNotify.throughput.toFixed(0)}/s = ${(ratio * 100).toFixed(1)}% of noop ${satNoop.throughput.toFixed(0)}/s; ` +
+        `target >= 40%: ${ratioOk ? "MET" : "MISSED"}`,
+    );
+    console.log(`every 202 stored in the inbox: ${storedOk ? "yes" : "NO (MISSED)"}`);
+  } catch (error) {
+    console.error(error);
+    exitCode = 1;
+  } finally {
+    load.kill();
+    await seedDb.close();
+    await relay.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  process.exit(exitCode);
+}
