@@ -19,7 +19,7 @@ Commands:
                --port P (default 8443)  --host H (default 127.0.0.1)  --tls-dir D (default ./.data/emulator-tls)
                --allow-http-webhooks    --trust-ca FILE (repeatable)  --no-auto-consent
   migrate    apply database migrations and exit
-  doctor     check configuration, storage and the Microsoft endpoints, each with its fix
+  doctor     check configuration, storage, Microsoft endpoints, the webhook (certificate, handshake) and each org
   parse      print the emergency found in a Teams chat message (not available yet: arrives with emergency detection)
 `;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Selectable } from "kysely";
+import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import type { InboxItem, InboxQueue } from "../core/intake-ports.ts";
 import type { Database, Engine, InboxStatus, InboxTable } from "./schema.ts";
 
@@ -47,38 +47,62 @@ export class InboxStore implements InboxQueue {
   /** Stores every item of one batch in one transaction; duplicates (same dedupe key) are skipped. */
   async enqueue(items: NewInboxItem[], now: number): Promise<{ stored: number; duplicates: number }> {
     if (items.length === 0) return { stored: 0, duplicates: 0 };
-    const unique = new Map<string, NewInboxItem>();
-    for (const item of items) if (!unique.has(item.dedupeKey)) unique.set(item.dedupeKey, item);
-    const rows = [...unique.values()].map((item) => ({
-      id: randomUUID(),
-      dedupe_key: item.dedupeKey,
-      org_id: item.orgId,
-      subscription_id: item.subscriptionId,
-      kind: item.kind,
-      payload_json: JSON.stringify({ item: item.item, validationTokens: item.validationTokens }),
-      received_at: now,
-      status: "pending" as const,
-      attempts: 0,
-      next_attempt_at: now,
-      locked_by: null,
-      locked_until: null,
-      processed_at: null,
-      last_error: null,
-    }));
-    const stored = await this.#db.transaction().execute(async (trx) => {
-      let inserted = 0;
+    const [counts] = await this.enqueueBatches([{ items, now }]);
+    return counts!;
+  }
+
+  /**
+   * Stores several callers' batches in ONE transaction (group commit, src/storage/group-commit-inbox.ts): all or
+   * nothing, with `ON CONFLICT (dedupe_key) DO NOTHING`. Counts come back per batch, in order; a key repeated in a
+   * later batch (or already stored) counts as a duplicate of that later batch, so the earliest copy wins.
+   */
+  async enqueueBatches(
+    batches: readonly { items: readonly NewInboxItem[]; now: number }[],
+  ): Promise<{ stored: number; duplicates: number }[]> {
+    const owner = new Map<string, number>();
+    const rows: InsertRow[] = [];
+    batches.forEach(({ items, now }, index) => {
+      for (const item of items) {
+        if (owner.has(item.dedupeKey)) continue;
+        owner.set(item.dedupeKey, index);
+        rows.push({
+          id: randomUUID(),
+          dedupe_key: item.dedupeKey,
+          org_id: item.orgId,
+          subscription_id: item.subscriptionId,
+          kind: item.kind,
+          payload_json: JSON.stringify({ item: item.item, validationTokens: item.validationTokens }),
+          received_at: now,
+          status: "pending" as const,
+          attempts: 0,
+          next_attempt_at: now,
+          locked_by: null,
+          locked_until: null,
+          processed_at: null,
+          last_error: null,
+        });
+      }
+    });
+    const stored = batches.map(() => 0);
+    if (rows.length === 0) return batches.map(({ items }) => ({ stored: 0, duplicates: items.length }));
+    const insertedKeys = await this.#db.transaction().execute(async (trx) => {
+      const keys: string[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         const result = await trx
           .insertInto("inbox")
           .values(rows.slice(i, i + INSERT_CHUNK))
           .onConflict((oc) => oc.column("dedupe_key").doNothing())
-          .returning("id")
+          .returning("dedupe_key")
           .execute();
-        inserted += result.length;
+        for (const row of result) keys.push(row.dedupe_key);
       }
-      return inserted;
+      return keys;
     });
-    return { stored, duplicates: items.length - stored };
+    for (const key of insertedKeys) stored[owner.get(key)!]! += 1;
+    return batches.map(({ items }, index) => ({
+      stored: stored[index]!,
+      duplicates: items.length - stored[index]!,
+    }));
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<InboxItem[]> {
@@ -167,6 +191,8 @@ export class InboxStore implements InboxQueue {
     return counts;
   }
 }
+
+type InsertRow = Insertable<InboxTable>;
 
 type InboxRow = Pick<
   Selectable<InboxTable>,

@@ -113,7 +113,7 @@ test("demo without --json says the org is connected and how to use it", async ()
   assert.match(result.stdout, /admin token: +\S{40,}/);
 });
 
-test("doctor passes against reachable endpoints and names the fix for an unreachable one", async () => {
+test("doctor passes reachable endpoints and names the fix for an unreachable one and for a webhook URL nothing answers", async () => {
   const emu: Emulator = await startEmulator();
   try {
     const caFile = path.join(dir, "emulator-ca.pem");
@@ -125,10 +125,19 @@ test("doctor passes against reachable endpoints and names the fix for an unreach
       RELAY_GRAPH_BASE_URL: emu.url,
       RELAY_MICROSOFT_CA_FILE: caFile,
     };
+    // No relay runs at the public URL: only the handshake fails (test/e2e/doctor.test.ts covers a running relay).
     const good = await cli(["doctor"], env);
-    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.equal(good.code, 1, good.stdout + good.stderr);
     assert.match(good.stdout, /PASS {2}Entra ID sign-in reachable/);
     assert.match(good.stdout, /PASS {2}Microsoft Graph reachable/);
+    assert.deepEqual(
+      good.stdout
+        .split("\n")
+        .filter((line) => line.startsWith("FAIL"))
+        .map((line) => line.split(":")[0]),
+      ["FAIL  webhook handshake https", "FAIL  webhook handshake https"],
+    );
+    assert.match(good.stdout, /fix: the relay must be running .* reachable at this URL/);
 
     const bad = await cli(["doctor"], {
       ...env,

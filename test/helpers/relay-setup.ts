@@ -17,6 +17,8 @@ export interface TestRelay {
   url: string;
   adminToken: string;
   dataDir: string;
+  /** The RELAY_* environment the relay was configured from (for running the CLI against it). */
+  env: Record<string, string>;
   /** Every log line the relay wrote. */
   logs: string[];
   api(method: string, path: string, body?: object, token?: string | null): Promise<HttpResponse>;
@@ -54,28 +56,27 @@ export async function startTestRelay(
       callback();
     },
   });
-  const relay = await startRelay(
-    loadConfig({
-      RELAY_DATA_DIR: dataDir,
-      RELAY_HOST: "127.0.0.1",
-      RELAY_PORT: String(port),
-      RELAY_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      RELAY_ADMIN_TOKEN: adminToken,
-      RELAY_LOGIN_BASE_URL: emu.url,
-      RELAY_GRAPH_BASE_URL: emu.url,
-      RELAY_JWKS_URL: `${emu.url}/common/discovery/v2.0/keys`,
-      RELAY_MICROSOFT_CA_FILE: caFile,
-      RELAY_MICROSOFT_TIMEOUT_MS: "1500",
-      RELAY_LOG_LEVEL: "debug",
-      ...env,
-    }),
-    { clock, jobIntervalMs: false, logDestination },
-  );
+  const relayEnv: Record<string, string> = {
+    RELAY_DATA_DIR: dataDir,
+    RELAY_HOST: "127.0.0.1",
+    RELAY_PORT: String(port),
+    RELAY_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    RELAY_ADMIN_TOKEN: adminToken,
+    RELAY_LOGIN_BASE_URL: emu.url,
+    RELAY_GRAPH_BASE_URL: emu.url,
+    RELAY_JWKS_URL: `${emu.url}/common/discovery/v2.0/keys`,
+    RELAY_MICROSOFT_CA_FILE: caFile,
+    RELAY_MICROSOFT_TIMEOUT_MS: "1500",
+    RELAY_LOG_LEVEL: "debug",
+    ...env,
+  };
+  const relay = await startRelay(loadConfig(relayEnv), { clock, jobIntervalMs: false, logDestination });
   return {
     relay,
     url: relay.url,
     adminToken,
     dataDir,
+    env: relayEnv,
     logs,
     api: (method, p, body, token = adminToken) =>
       httpRequest(`${relay.url}${p}`, {
