@@ -78,6 +78,21 @@ export function createTokenKeeper(deps: {
   const refreshKey = (orgId: string) => `${JOB_TOKEN_REFRESH}:${orgId}`;
   const healthKey = (orgId: string) => `${JOB_TOKEN_HEALTH}:${orgId}`;
 
+  /** The org's app registration with its clear secret, for one token request. */
+  async function loadApp(
+    orgId: string,
+  ): Promise<{ tenantId: string; clientId: string; clientSecret: string }> {
+    const org = await deps.orgs.get(orgId);
+    const clientSecret = org ? await deps.orgs.readClientSecret(orgId) : undefined;
+    if (!org?.tenantId || !org.clientId || !clientSecret) {
+      throw new RelayError(
+        "ERR_ORG_INCOMPLETE",
+        `Org ${orgId} lost its app registration values; cannot get a token.`,
+      );
+    }
+    return { tenantId: org.tenantId, clientId: org.clientId, clientSecret };
+  }
+
   async function scheduleRefresh(orgId: string, runAt: number) {
     await deps.jobs.schedule(
       { kind: JOB_TOKEN_REFRESH, orgId, dedupeKey: refreshKey(orgId), runAt },
@@ -154,18 +169,11 @@ export function createTokenKeeper(deps: {
           (connection.state === "needs_reauth" || connection.state === "misconfigured")
         )
           return connection;
-        const org = await deps.orgs.get(orgId);
-        const clientSecret = org ? await deps.orgs.readClientSecret(orgId) : undefined;
-        if (!org?.tenantId || !org.clientId || !clientSecret) {
-          throw new RelayError(
-            "ERR_ORG_INCOMPLETE",
-            `Org ${orgId} lost its app registration values; cannot refresh.`,
-          );
-        }
+        const app = await loadApp(orgId);
         let tokens;
         try {
           tokens = await deps.identity.refresh(
-            { tenantId: org.tenantId, clientId: org.clientId, clientSecret },
+            app,
             deps.tokenCaches.persistenceFor(orgId),
             connection.homeAccountId,
           );
@@ -308,15 +316,12 @@ export function createTokenKeeper(deps: {
           );
         }
       }
-      const org = await deps.orgs.get(orgId);
-      const clientSecret = await deps.orgs.readClientSecret(orgId);
-      if (!org?.tenantId || !org.clientId || !clientSecret)
-        throw new RelayError("ERR_ORG_INCOMPLETE", `Org ${orgId} lost its app registration values.`);
+      const app = await loadApp(orgId);
       const homeAccountId = connection.homeAccountId;
       return deps.lock.withLock(`token:${orgId}`, async () => {
         try {
           const tokens = await deps.identity.currentAccessToken(
-            { tenantId: org.tenantId!, clientId: org.clientId!, clientSecret },
+            app,
             deps.tokenCaches.persistenceFor(orgId),
             homeAccountId,
           );
