@@ -1,4 +1,4 @@
-import type { NewOrg, OrgPatch } from "./org.ts";
+import { NOTIFICATION_MODES, type NewOrg, type NotificationMode, type OrgPatch } from "./org.ts";
 import type { FieldProblem } from "./validation-error.ts";
 
 // Parsing of the admin API's org bodies. Pure: every bad field is reported at once, values are normalised
@@ -25,7 +25,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const TENANT_ALIASES = new Set(["common", "organizations", "consumers"]);
 
-const CREATE_FIELDS = ["name", "webhookBaseUrl", "expectedServiceUserUpn"] as const;
+const CREATE_FIELDS = ["name", "webhookBaseUrl", "expectedServiceUserUpn", "notificationMode"] as const;
 const UPDATE_FIELDS = [
   "name",
   "tenantId",
@@ -34,6 +34,7 @@ const UPDATE_FIELDS = [
   "clientSecretExpiresAt",
   "webhookBaseUrl",
   "expectedServiceUserUpn",
+  "notificationMode",
 ] as const;
 // Known to the API but set after creation, because the redirect URI the app registration needs contains the id.
 const UPDATE_ONLY_FIELDS = new Set<string>(
@@ -64,6 +65,10 @@ export function parseCreateOrg(body: unknown): ParseResult<NewOrg> {
   if ("expectedServiceUserUpn" in fields) {
     const upn = nullable(fields.expectedServiceUserUpn, (raw) => parseUpn(raw, problems));
     if (upn !== undefined) value.expectedServiceUserUpn = upn;
+  }
+  if ("notificationMode" in fields) {
+    const mode = parseNotificationMode(fields.notificationMode, problems);
+    if (mode !== undefined) value.notificationMode = mode;
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, value };
 }
@@ -107,7 +112,22 @@ export function parseUpdateOrg(body: unknown): ParseResult<OrgPatch> {
     const upn = nullable(fields.expectedServiceUserUpn, (raw) => parseUpn(raw, problems));
     if (upn !== undefined) value.expectedServiceUserUpn = upn;
   }
+  if ("notificationMode" in fields) {
+    const mode = parseNotificationMode(fields.notificationMode, problems);
+    if (mode !== undefined) value.notificationMode = mode;
+  }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, value };
+}
+
+function parseNotificationMode(raw: unknown, problems: FieldProblem[]): NotificationMode | undefined {
+  if (typeof raw === "string" && (NOTIFICATION_MODES as readonly string[]).includes(raw))
+    return raw as NotificationMode;
+  problems.push({
+    field: "notificationMode",
+    reason:
+      'must be "rich" (notifications carry the encrypted message) or "basic" (the relay fetches each message)',
+  });
+  return undefined;
 }
 
 function objectBody(body: unknown): Record<string, unknown> | undefined {

@@ -20,12 +20,22 @@ export interface Org {
   expectedServiceUserUpn: string | null;
   /** Smallest "days left" threshold already announced for the current secret expiry. */
   secretExpiryWarnedDays: number | null;
+  /**
+   * `rich` (default): notifications carry the encrypted message. `basic`: they carry only its id, and the worker
+   * fetches each message from Graph (for tenants that will not allow resource data in notifications).
+   */
+  notificationMode: NotificationMode;
   createdAt: number;
   updatedAt: number;
 }
 
+export type NotificationMode = "rich" | "basic";
+
+export const NOTIFICATION_MODES: readonly NotificationMode[] = ["rich", "basic"];
+
 export interface NewOrg {
   name: string;
+  notificationMode?: NotificationMode;
   webhookBaseUrl?: string | null;
   expectedServiceUserUpn?: string | null;
 }
@@ -41,6 +51,7 @@ export interface OrgPatch {
   clientSecretExpiresAt?: number | null;
   webhookBaseUrl?: string | null;
   expectedServiceUserUpn?: string | null;
+  notificationMode?: NotificationMode;
 }
 
 export type ConnectField = "tenantId" | "clientId" | "clientSecret";

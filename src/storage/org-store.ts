@@ -43,6 +43,7 @@ export class OrgStore {
       webhook_base_url: input.webhookBaseUrl ?? null,
       expected_service_user_upn: input.expectedServiceUserUpn ?? null,
       secret_expiry_warned_days: null,
+      notification_mode: input.notificationMode ?? "rich",
       created_at: now,
       updated_at: now,
     };
@@ -77,6 +78,7 @@ export class OrgStore {
       if (patch.webhookBaseUrl !== undefined) next.webhook_base_url = patch.webhookBaseUrl;
       if (patch.expectedServiceUserUpn !== undefined)
         next.expected_service_user_upn = patch.expectedServiceUserUpn;
+      if (patch.notificationMode !== undefined) next.notification_mode = patch.notificationMode;
       let resetWarnings = false;
       if (patch.clientSecret !== undefined) {
         next.client_secret_ciphertext =
@@ -150,6 +152,7 @@ function toOrg(row: Selectable<OrgsTable>): Org {
     webhookBaseUrl: row.webhook_base_url,
     expectedServiceUserUpn: row.expected_service_user_upn,
     secretExpiryWarnedDays: row.secret_expiry_warned_days,
+    notificationMode: row.notification_mode === "basic" ? "basic" : "rich",
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

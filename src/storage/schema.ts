@@ -16,6 +16,8 @@ export interface OrgsTable {
   expected_service_user_upn: string | null;
   /** Smallest "days left" threshold (30/14/7/1/0) already announced for the current secret expiry. */
   secret_expiry_warned_days: number | null;
+  /** `rich` or `basic` (core/org.ts NotificationMode). */
+  notification_mode: Generated<string>;
   created_at: number;
   updated_at: number;
 }

@@ -44,6 +44,7 @@ forEachEngine("org store", (engine) => {
       webhookBaseUrl: null,
       expectedServiceUserUpn: "svc@contoso.com",
       secretExpiryWarnedDays: null,
+      notificationMode: "rich",
       createdAt: clock.now(),
       updatedAt: clock.now(),
     };

@@ -3,6 +3,7 @@ import type { Engine } from "../schema.ts";
 import { foundation } from "./0001-foundation.ts";
 import { connections } from "./0002-connections.ts";
 import { intake } from "./0003-intake.ts";
+import { notificationMode } from "./0004-notification-mode.ts";
 
 /**
  * Every migration, compiled into the app so nothing globs the file system at runtime. Names sort in the order
@@ -17,6 +18,7 @@ const MIGRATIONS: Readonly<Record<string, (engine: Engine) => Migration>> = {
   "0001-foundation": foundation,
   "0002-connections": connections,
   "0003-intake": intake,
+  "0004-notification-mode": notificationMode,
 };
 
 export function migrationProvider(engine: Engine): MigrationProvider {
