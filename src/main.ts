@@ -376,7 +376,16 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   });
   installErrorHandler(app);
   const admin = requireAdmin((token) => verifyAdminToken(db, token));
-  registerOrgRoutes(app, { orgs, publicUrl, requireAdmin: admin });
+  registerOrgRoutes(app, {
+    orgs,
+    publicUrl,
+    requireAdmin: admin,
+    onOrgUpdated: async (org, fields) => {
+      // A new webhook URL or notification mode needs a new Graph subscription; the keeper replaces it.
+      if (fields.includes("webhookBaseUrl") || fields.includes("notificationMode"))
+        await subscriptionKeeper.scheduleEnsure(org.id);
+    },
+  });
   registerConnectRoutes(app, {
     connect,
     keeper,

@@ -147,11 +147,12 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
     return Math.max(LIFECYCLE_RETRY_MS, deps.graph.failureOf(error)?.retryAfterMs ?? 0);
   }
 
+  /** Where and how Graph should notify for this org: its webhook URLs and whether notifications are rich. */
   async function webhookTargets(orgId: string) {
     const org = await deps.orgs.get(orgId);
     if (!org) return undefined;
     // Graph requires https in production; the emulator may allow http. Graph decides, not this code.
-    return webhookUrls(org.webhookBaseUrl ?? deps.publicUrl);
+    return { ...webhookUrls(org.webhookBaseUrl ?? deps.publicUrl), rich: org.notificationMode !== "basic" };
   }
 
   async function scheduleTimers(subscription: Subscription): Promise<void> {
@@ -281,7 +282,8 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
     const targets = await webhookTargets(orgId);
     if (!targets) return undefined;
     const now = deps.clock.now();
-    const certificate = await currentCertificate(orgId, now);
+    // Basic notifications carry only the message's id, so no certificate is needed (the worker fetches it).
+    const certificate = targets.rich ? await currentCertificate(orgId, now) : undefined;
     const earlier = await deps.subscriptions.pending(orgId);
     // The same clientState on every attempt: a POST that reached Graph before a crash is then provably ours.
     const clientState = earlier?.clientState ?? newClientState();
@@ -292,8 +294,8 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
         clientState,
         resource: SUBSCRIPTION_RESOURCE,
         changeType: SUBSCRIPTION_CHANGE_TYPE,
-        includeResourceData: true,
-        encryptionCertificateId: certificate.id,
+        includeResourceData: targets.rich,
+        encryptionCertificateId: certificate?.id ?? null,
         requestedExpiresAt,
       },
       now,
@@ -305,9 +307,13 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
       resource: SUBSCRIPTION_RESOURCE,
       expirationDateTime: new Date(requestedExpiresAt).toISOString(),
       clientState,
-      includeResourceData: true,
-      encryptionCertificate: certificate.certificateDerBase64,
-      encryptionCertificateId: certificate.id,
+      includeResourceData: targets.rich,
+      ...(certificate
+        ? {
+            encryptionCertificate: certificate.certificateDerBase64,
+            encryptionCertificateId: certificate.id,
+          }
+        : {}),
       latestSupportedTlsVersion: "v1_2",
     };
     let created: GraphSubscription;
@@ -346,8 +352,8 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
         id: created.id,
         resource: created.resource ?? SUBSCRIPTION_RESOURCE,
         changeType: created.changeType ?? SUBSCRIPTION_CHANGE_TYPE,
-        includeResourceData: created.includeResourceData ?? true,
-        encryptionCertificateId: created.encryptionCertificateId ?? certificate.id,
+        includeResourceData: created.includeResourceData ?? targets.rich,
+        encryptionCertificateId: certificate ? (created.encryptionCertificateId ?? certificate.id) : null,
         expiresAt: Number.isNaN(expiresAt) ? requestedExpiresAt : expiresAt,
       },
       deps.clock.now(),
@@ -391,6 +397,20 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
       await deps.requestResync(subscription.orgId, reason);
       throw error;
     }
+  }
+
+  /** A subscription whose settings PATCH cannot change: delete it at Graph, then replace it (and resync). */
+  async function deleteAndReplaceLocked(subscription: Subscription, reason: string): Promise<void> {
+    try {
+      await deps.graph.request(
+        subscription.orgId,
+        "DELETE",
+        `/subscriptions/${encodeURIComponent(subscription.id)}`,
+      );
+    } catch (error) {
+      if (deps.graph.failureOf(error)?.status !== 404) throw error;
+    }
+    await replaceLocked(subscription, reason);
   }
 
   /** One PATCH: new expiry, and the current certificate when it changed or is due (caller holds the lock). */
@@ -534,12 +554,15 @@ export function createSubscriptionKeeper(deps: SubscriptionKeeperDeps): Subscrip
       (remote.lifecycleNotificationUrl ?? null) !== targets.lifecycleNotificationUrl
     ) {
       // The webhook URL changed; lifecycleNotificationUrl cannot be changed by PATCH, so replace it.
-      try {
-        await deps.graph.request(orgId, "DELETE", `/subscriptions/${encodeURIComponent(current.id)}`);
-      } catch (error) {
-        if (deps.graph.failureOf(error)?.status !== 404) throw error;
-      }
-      await replaceLocked(current, "webhook URL changed");
+      await deleteAndReplaceLocked(current, "webhook URL changed");
+      return;
+    }
+    if ((remote.includeResourceData ?? current.includeResourceData) !== targets.rich) {
+      // includeResourceData cannot be changed by PATCH either: the org switched between rich and basic.
+      await deleteAndReplaceLocked(
+        current,
+        `notification mode changed to ${targets.rich ? "rich" : "basic"}`,
+      );
       return;
     }
     const now = deps.clock.now();

@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RelayError } from "../core/errors.ts";
 import { parseCreateOrg, parseUpdateOrg } from "../core/org-input.ts";
-import { missingForConnect, redirectUriFor, type ConnectField, type Org } from "../core/org.ts";
+import {
+  missingForConnect,
+  redirectUriFor,
+  type ConnectField,
+  type NotificationMode,
+  type Org,
+} from "../core/org.ts";
 import { ValidationError } from "../core/validation-error.ts";
 import type { OrgStore } from "../storage/org-store.ts";
 import type { AdminGuard } from "./admin-auth.ts";
@@ -11,6 +17,8 @@ export interface OrgRoutesDeps {
   /** RELAY_PUBLIC_URL, for each org's redirect URI. */
   publicUrl: string;
   requireAdmin: AdminGuard;
+  /** After an update: the subscription keeper re-checks the org when how Graph notifies it changed. */
+  onOrgUpdated?: (org: Org, fields: readonly string[]) => Promise<void>;
 }
 
 /** An org as the admin API shows it: never the client secret, only whether one is stored. */
@@ -25,6 +33,7 @@ export interface OrgView {
   webhookBaseUrl: string | null;
   expectedServiceUserUpn: string | null;
   secretExpiryWarnedDays: number | null;
+  notificationMode: NotificationMode;
   createdAt: string;
   updatedAt: string;
   /** What to register in the app registration (platform Web), exactly. */
@@ -44,6 +53,7 @@ export function orgView(org: Org, publicUrl: string): OrgView {
     webhookBaseUrl: org.webhookBaseUrl,
     expectedServiceUserUpn: org.expectedServiceUserUpn,
     secretExpiryWarnedDays: org.secretExpiryWarnedDays,
+    notificationMode: org.notificationMode,
     createdAt: iso(org.createdAt),
     updatedAt: iso(org.updatedAt),
     redirectUri: redirectUriFor(publicUrl, org.id),
@@ -88,8 +98,10 @@ export function registerOrgRoutes(app: FastifyInstance, deps: OrgRoutesDeps): vo
     if (!parsed.ok) throw new ValidationError(parsed.problems, "org");
     // The store throws ERR_NOT_FOUND for an unknown id.
     const org = await orgs.update(request.params.id, parsed.value);
+    const fields = Object.keys(parsed.value);
     // Field names only: values may be secret.
-    request.log.info({ orgId: org.id, fields: Object.keys(parsed.value) }, "org updated");
+    request.log.info({ orgId: org.id, fields }, "org updated");
+    await deps.onOrgUpdated?.(org, fields);
     return orgView(org, publicUrl);
   });
 

@@ -164,6 +164,7 @@ describe("org admin API", () => {
       webhookBaseUrl: "https://relay.contoso.com",
       expectedServiceUserUpn: "svc@contoso.com",
       secretExpiryWarnedDays: null,
+      notificationMode: "rich",
       createdAt: created,
       updatedAt: created,
       redirectUri: `https://relay.example.com/api/org/${id}/ms-teams/callback`,
@@ -175,7 +176,12 @@ describe("org admin API", () => {
   it("rejects a create with every bad field named, and stores nothing", async (t) => {
     const h = await harness(t);
     const response = await h.call("POST", "/api/orgs", {
-      body: { webhookBaseUrl: "http://relay.contoso.com", clientSecret: SECRET, nonsense: true },
+      body: {
+        webhookBaseUrl: "http://relay.contoso.com",
+        clientSecret: SECRET,
+        nonsense: true,
+        notificationMode: "RICH",
+      },
     });
     assert.equal(response.status, 400);
     assert.equal(response.json.error.code, "ERR_VALIDATION");
@@ -183,6 +189,7 @@ describe("org admin API", () => {
       "clientSecret",
       "name",
       "nonsense",
+      "notificationMode",
       "webhookBaseUrl",
     ]);
     assert.ok(!response.raw.includes(SECRET));
