@@ -39,6 +39,7 @@ import { createJobScheduler, type JobScheduler } from "./jobs/job-scheduler.ts";
 import { Counter } from "prom-client";
 import type { NewMessageHandler } from "./core/intake-ports.ts";
 import { createTeamsRateLimiter } from "./core/rate-limiter.ts";
+import { cacheSubscriptionLookup } from "./core/subscription-lookup-cache.ts";
 import { createInboxWorker } from "./flows/process-inbox.ts";
 import {
   createMessageReconciler,
@@ -59,6 +60,7 @@ import { EncryptionCertificateStore } from "./storage/encryption-certificate-sto
 import { loadOrCreateEncryptionKey } from "./storage/encryption-key.ts";
 import { createGroupCommitWriter } from "./storage/group-commit-inbox.ts";
 import { InboxStore } from "./storage/inbox-store.ts";
+import { startSqliteInboxWriter } from "./storage/sqlite-inbox-writer.ts";
 import { JobStore, type Job } from "./storage/job-store.ts";
 import { LeaseStore } from "./storage/lease-store.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
@@ -184,6 +186,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const certificates = new EncryptionCertificateStore(db, box);
   const subscriptions = new SubscriptionStore(db, box);
   const inbox = new InboxStore(db, storage.engine);
+  // SQLite: the webhook's inbox inserts commit on a worker thread, off the event loop (sqlite-inbox-writer.ts).
+  const inboxWriter =
+    config.database.engine === "sqlite" ? await startSqliteInboxWriter(config.database.file) : undefined;
   const graphClient = createGraphClient({
     baseUrl: config.graphBaseUrl,
     ...(microsoftCaPem ? { extraCaPem: microsoftCaPem } : {}),
@@ -397,10 +402,11 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   });
   registerGraphNotificationRoutes(app, {
     clock,
-    subscriptions,
+    // The worker looks each item's subscription up again, uncached, and drops items of removed ones.
+    subscriptions: cacheSubscriptionLookup(subscriptions, { now: () => clock.now() }),
     // Group commit (docs/benchmarks.md): concurrent webhook requests' items go into one inbox transaction (one
     // fsync); each request still gets its 202 only after that commit, and a 503 when it failed. Routes only.
-    inbox: createGroupCommitWriter(inbox),
+    inbox: createGroupCommitWriter(inboxWriter ?? inbox),
     metrics: createNotificationMetrics(metricsRegistry),
     onStored: options.wakeInboxOnDelivery === false ? undefined : wakeInbox,
     ...(config.graphAllowedCidrs.length > 0
@@ -452,6 +458,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       await draining?.catch(() => {});
       await scheduler.stop();
       await app.close();
+      await inboxWriter?.close();
       await storage.close();
     },
   };

@@ -1,7 +1,16 @@
 import { existsSync, chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, SqliteAdapter, SqliteDialect } from "kysely";
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+} from "kysely";
 import { RelayError } from "../core/errors.ts";
 import type { Database } from "./schema.ts";
 
@@ -13,10 +22,50 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+// The webhook's inbox inserts run on their own connection in a worker thread (sqlite-inbox-writer.ts). A deferred
+// `BEGIN` that reads first and writes later fails with SQLITE_BUSY (no busy wait) when that connection committed in
+// between; `BEGIN IMMEDIATE` takes the write lock up front, where busy_timeout does wait.
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
 class RelaySqliteDialect extends SqliteDialect {
+  readonly #config: { database: SqliteDatabase };
+
+  constructor(config: { database: SqliteDatabase }) {
+    super(config);
+    this.#config = config;
+  }
+
   override createAdapter(): SqliteAdapter {
     return new TransactionalDdlSqliteAdapter();
   }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+/**
+ * Kysely prepares every query anew; the relay runs the same few hundred statements all day, so keep them.
+ * Safe because the relay never streams (an iterating statement could not be reused meanwhile).
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database, maxStatements = 500): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= maxStatements) cache.delete(cache.keys().next().value!);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  } as SqliteDatabase;
 }
 
 export function openSqliteDatabase(file: string): Kysely<Database> {
@@ -53,7 +102,7 @@ export function openSqliteDatabase(file: string): Kysely<Database> {
       },
     );
   }
-  return new Kysely<Database>({ dialect: new RelaySqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new RelaySqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 function message(error: unknown): string {

@@ -5,6 +5,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { RelayError } from "../../src/core/errors.ts";
 import { migrateToLatest } from "../../src/storage/migrate.ts";
+import { migrationProvider } from "../../src/storage/migrations/index.ts";
 import { openDatabase } from "../../src/storage/open-database.ts";
 import { OperationalEventStore } from "../../src/storage/operational-event-store.ts";
 import type { Engine } from "../../src/storage/schema.ts";
@@ -26,7 +27,14 @@ const ALL_TABLES = [
   "seen_messages",
   "subscriptions",
 ];
-const ALL_MIGRATIONS = ["0001-foundation", "0002-connections", "0003-intake"];
+// Every migration the app ships, in the order they run; the first ones are named so a lost one shows.
+const ALL_MIGRATIONS = Object.keys(await migrationProvider("sqlite").getMigrations()).sort();
+assert.deepEqual(ALL_MIGRATIONS.slice(0, 4), [
+  "0001-foundation",
+  "0002-connections",
+  "0003-intake",
+  "0004-notification-mode",
+]);
 const T0 = Date.parse("2026-11-27T09:00:00.000Z");
 
 async function tableNames(database: { db: { introspection: { getTables(): Promise<{ name: string }[]> } } }) {
@@ -97,6 +105,7 @@ forEachEngine("storage", (engine) => {
       webhook_base_url: "https://relay.example.com",
       expected_service_user_upn: "relay@contoso.example",
       secret_expiry_warned_days: null,
+      notification_mode: "rich",
       created_at: T0,
       updated_at: T0 + 1,
     };

@@ -1,0 +1,108 @@
+// Moves the webhook's inbox inserts off the event loop (docs/benchmarks.md, issue 4). With SQLite every COMMIT is a
+// synchronous WAL write and fsync (synchronous=FULL) on the calling thread; on the event loop it stalled every other
+// request for its duration. A worker thread with its own connection to the same file does the inserts; the event
+// loop only hands batches over and answers 202 when the thread reports the commit. PostgreSQL needs none of this.
+import { Worker } from "node:worker_threads";
+import { RelayError } from "../core/errors.ts";
+import type { BatchInbox, EnqueueCounts } from "./group-commit-inbox.ts";
+import type { WriterReply, WriterRequest } from "./sqlite-inbox-writer-thread.ts";
+
+export interface SqliteInboxWriter extends BatchInbox {
+  /** Waits for what was handed over, then closes the thread's connection. */
+  close(): Promise<void>;
+}
+
+/** The thread's entry: the `.ts` source under tsx, the compiled `.js` under dist/. */
+function threadEntry(): URL {
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return new URL(`./sqlite-inbox-writer-thread${extension}`, import.meta.url);
+}
+
+/**
+ * A worker thread's module loader does not inherit hooks registered at run time (bin/ registers tsx that way), so
+ * a `.ts` entry is loaded through tsx's API inside the thread.
+ */
+function workerScript(entry: URL): { script: string | URL; eval: boolean } {
+  if (!entry.pathname.endsWith(".ts")) return { script: entry, eval: false };
+  const tsx = import.meta.resolve("tsx/esm/api");
+  return {
+    script: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`,
+    eval: true,
+  };
+}
+
+export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxWriter> {
+  const { script, eval: isEval } = workerScript(threadEntry());
+  const worker = new Worker(script, { eval: isEval, workerData: { file } });
+  const pending = new Map<number, { resolve: (c: EnqueueCounts[]) => void; reject: (e: unknown) => void }>();
+  let nextId = 1;
+  let failure: Error | undefined;
+
+  const failAll = (error: Error) => {
+    failure ??= error;
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(storageError("could not start", error));
+    worker.once("error", onError);
+    worker.once("message", (message) => {
+      worker.off("error", onError);
+      if (message === "ready") resolve();
+      else reject(storageError("did not start", new Error(String(message))));
+    });
+  });
+
+  // The HTTP server keeps the process alive while requests are in flight; the thread alone must not.
+  worker.unref();
+  worker.on("message", (reply: WriterReply) => {
+    const waiting = pending.get(reply.id);
+    if (!waiting) return;
+    pending.delete(reply.id);
+    if ("counts" in reply) waiting.resolve(reply.counts);
+    else waiting.reject(storageError("failed", Object.assign(new Error(reply.error.message), reply.error)));
+  });
+  // Nothing handed over is acknowledged unless the thread reported its commit: callers answer 503 instead.
+  worker.on("error", (error) => failAll(storageError("crashed", error)));
+  worker.on("exit", (code) => failAll(storageError(`exited (code ${code})`, new Error("thread exited"))));
+
+  const inFlight = new Set<Promise<EnqueueCounts[]>>();
+  let closing: Promise<void> | undefined;
+  return {
+    enqueueBatches(batches) {
+      if (failure || closing)
+        return Promise.reject(failure ?? storageError("is closed", new Error("closed")));
+      const id = nextId++;
+      const request = new Promise<EnqueueCounts[]>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, batches } satisfies WriterRequest);
+      });
+      inFlight.add(request);
+      const forget = () => void inFlight.delete(request);
+      request.then(forget, forget);
+      return request;
+    },
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled([...inFlight]);
+        if (failure) return;
+        const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+        worker.ref();
+        worker.postMessage("close");
+        await exited;
+      })();
+      return closing;
+    },
+  };
+}
+
+function storageError(what: string, cause: Error): RelayError {
+  return new RelayError(
+    "ERR_STORAGE_UNAVAILABLE",
+    `The SQLite inbox writer thread ${what}: ${cause.message}`,
+    {
+      cause,
+    },
+  );
+}
