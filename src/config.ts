@@ -33,6 +33,12 @@ export interface Config {
   /** 32 bytes for AES-256-GCM. */
   encryptionKey: Buffer | undefined;
   logLevel: LogLevel;
+  /** Alert channels may send to http and to private, loopback and link-local addresses (local receivers, demo). */
+  allowPrivateTargets: boolean;
+  webexBaseUrl: string;
+  twilioBaseUrl: string;
+  /** Per-attempt timeout of an alert channel send (DNS, connect, TLS, request and answer). */
+  channelTimeoutMs: number;
 }
 
 export interface LoadConfigOptions {
@@ -73,6 +79,10 @@ export function loadConfig(
     adminToken: reader.adminToken("RELAY_ADMIN_TOKEN"),
     encryptionKey: reader.encryptionKey("RELAY_ENCRYPTION_KEY"),
     logLevel: reader.logLevel("RELAY_LOG_LEVEL", "info"),
+    allowPrivateTargets: reader.boolean("RELAY_ALLOW_PRIVATE_TARGETS", false),
+    webexBaseUrl: reader.url("RELAY_WEBEX_BASE_URL", "https://webexapis.com/v1"),
+    twilioBaseUrl: reader.url("RELAY_TWILIO_BASE_URL", "https://api.twilio.com"),
+    channelTimeoutMs: reader.integer("RELAY_CHANNEL_TIMEOUT_MS", 10_000, 100, 120_000),
   };
   if (options.requirePublicUrl && config.publicUrl === undefined && !reader.failed("RELAY_PUBLIC_URL")) {
     problems.push({

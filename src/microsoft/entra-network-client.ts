@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { SecureContext } from "node:tls";
-import { parseRetryAfter } from "./parse-retry-after.ts";
+import { parseRetryAfter } from "../core/parse-retry-after.ts";
 import { trustedContext } from "./trusted-context.ts";
 import {
   AuthError,

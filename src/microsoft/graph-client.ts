@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { SecureContext } from "node:tls";
-import { parseRetryAfter } from "./parse-retry-after.ts";
+import { parseRetryAfter } from "../core/parse-retry-after.ts";
 import { trustedContext } from "./trusted-context.ts";
 
 /** A Graph answer that was not 2xx, with what callers branch on. Never carries the bearer token. */

@@ -38,6 +38,10 @@ describe("loadConfig", () => {
       adminToken: undefined,
       encryptionKey: undefined,
       logLevel: "info",
+      allowPrivateTargets: false,
+      webexBaseUrl: "https://webexapis.com/v1",
+      twilioBaseUrl: "https://api.twilio.com",
+      channelTimeoutMs: 10_000,
     });
   });
 
@@ -60,6 +64,10 @@ describe("loadConfig", () => {
         RELAY_ADMIN_TOKEN: "a".repeat(32),
         RELAY_ENCRYPTION_KEY: HEX_KEY,
         RELAY_LOG_LEVEL: "debug",
+        RELAY_ALLOW_PRIVATE_TARGETS: "true",
+        RELAY_WEBEX_BASE_URL: "http://127.0.0.1:9001/v1/",
+        RELAY_TWILIO_BASE_URL: "https://twilio.internal.example.com",
+        RELAY_CHANNEL_TIMEOUT_MS: "2500",
       },
       { cwd, requirePublicUrl: true },
     );
@@ -81,6 +89,10 @@ describe("loadConfig", () => {
     assert.equal(config.adminToken, "a".repeat(32));
     assert.deepEqual(config.encryptionKey, Buffer.from(HEX_KEY, "hex"));
     assert.equal(config.logLevel, "debug");
+    assert.equal(config.allowPrivateTargets, true);
+    assert.equal(config.webexBaseUrl, "http://127.0.0.1:9001/v1");
+    assert.equal(config.twilioBaseUrl, "https://twilio.internal.example.com");
+    assert.equal(config.channelTimeoutMs, 2500);
   });
 
   it("accepts the encryption key as base64 too", () => {
@@ -239,5 +251,21 @@ describe("loadConfig", () => {
     assert.match(problems[0]!.reason, /entries 2, 4 of 4 are not/);
     assert.ok(!problems[0]!.reason.includes("secret-host"));
     assert.ok(!problems[0]!.reason.includes("192.168.1.1"));
+  });
+
+  it("rejects bad alert channel settings, each under its own key", () => {
+    const error = configError({
+      RELAY_ALLOW_PRIVATE_TARGETS: "sometimes",
+      RELAY_WEBEX_BASE_URL: "http://webex.example.com",
+      RELAY_TWILIO_BASE_URL: "not a url",
+      RELAY_CHANNEL_TIMEOUT_MS: "50",
+    });
+    assert.deepEqual(error.problems.map((p) => p.key).sort(), [
+      "RELAY_ALLOW_PRIVATE_TARGETS",
+      "RELAY_CHANNEL_TIMEOUT_MS",
+      "RELAY_TWILIO_BASE_URL",
+      "RELAY_WEBEX_BASE_URL",
+    ]);
+    assert.match(error.message, /RELAY_CHANNEL_TIMEOUT_MS: must be an integer from 100 to 120000/);
   });
 });

@@ -5,7 +5,7 @@ import * as https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { AuthError, ConfidentialClientApplication, ServerError } from "@azure/msal-node";
 import { createLocalCa, type LocalCa } from "../../emulator/tls/local-ca.ts";
-import { parseRetryAfter } from "../../src/microsoft/parse-retry-after.ts";
+import { parseRetryAfter } from "../../src/core/parse-retry-after.ts";
 import { EntraNetworkClient, type EntraResponseInfo } from "../../src/microsoft/entra-network-client.ts";
 
 interface Seen {
