@@ -22,6 +22,7 @@ import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
 import { systemClock } from "../src/core/clock.ts";
 import { NOTIFICATION_PATH } from "../src/core/subscription-policy.ts";
+import { GRAPH_ROUTE_LOG_LEVEL } from "../src/http/graph-notification-routes.ts";
 import { startRelay } from "../src/main.ts";
 import { openDatabase } from "../src/storage/open-database.ts";
 import { OrgStore } from "../src/storage/org-store.ts";
@@ -280,7 +281,8 @@ async function main(): Promise<void> {
     wakeInboxOnDelivery: false,
     logDestination: discard,
     extraRoutes: (app) => {
-      app.post(NOOP_PATH, async (_req, reply) => reply.code(202).send());
+      // Logged like the notification route, so the comparison is the route's own work and nothing else.
+      app.post(NOOP_PATH, { logLevel: GRAPH_ROUTE_LOG_LEVEL }, async (_req, reply) => reply.code(202).send());
     },
   });
 

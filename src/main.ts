@@ -406,7 +406,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     subscriptions: cacheSubscriptionLookup(subscriptions, { now: () => clock.now() }),
     // Group commit (docs/benchmarks.md): concurrent webhook requests' items go into one inbox transaction (one
     // fsync); each request still gets its 202 only after that commit, and a 503 when it failed. Routes only.
-    inbox: createGroupCommitWriter(inboxWriter ?? inbox),
+    inbox: inboxWriter
+      ? createGroupCommitWriter(inboxWriter, { maxInFlight: 8 })
+      : createGroupCommitWriter(inbox),
     metrics: createNotificationMetrics(metricsRegistry),
     onStored: options.wakeInboxOnDelivery === false ? undefined : wakeInbox,
     ...(config.graphAllowedCidrs.length > 0

@@ -13,6 +13,9 @@ import { LIFECYCLE_PATH, NOTIFICATION_PATH } from "../core/subscription-policy.t
 /** Rich batches are large (every item carries the whole encrypted message); Graph retries a 413 for 4 hours. */
 export const NOTIFICATION_BODY_LIMIT = 1024 * 1024;
 
+/** The webhook routes' log level (bench/notification-intake.bench.ts gives its no-op route the same). */
+export const GRAPH_ROUTE_LOG_LEVEL = "warn" as const;
+
 export type NotificationResult =
   | "stored"
   | "duplicate"
@@ -272,7 +275,11 @@ export function registerGraphNotificationRoutes(
       return reply.code(202).send();
     };
 
-    scope.post(NOTIFICATION_PATH, receive);
-    scope.post(LIFECYCLE_PATH, receive);
+    // No access-log lines per request: Graph may call thousands of times a second, and two info lines each cost
+    // more than storing the item. relay_notifications_received_total and relay_notification_ack_seconds count
+    // them; refusals, storage failures and errors still log at warn and above.
+    const quiet = { logLevel: GRAPH_ROUTE_LOG_LEVEL };
+    scope.post(NOTIFICATION_PATH, quiet, receive);
+    scope.post(LIFECYCLE_PATH, quiet, receive);
   });
 }

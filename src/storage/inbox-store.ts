@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import type { InboxItem, InboxQueue } from "../core/intake-ports.ts";
 import type { Database, Engine, InboxStatus, InboxTable } from "./schema.ts";
+import { sortableId } from "./sortable-id.ts";
 
 /** One notification item as the webhook stores it (never with its `clientState`). */
 export interface NewInboxItem {
@@ -30,6 +30,67 @@ const INSERT_CHUNK = 500;
 /** Content of rejected items is dropped; the row stays for counting and dedupe. */
 const REJECTED_PAYLOAD = "{}";
 
+export interface InboxBatch {
+  items: readonly NewInboxItem[];
+  now: number;
+}
+
+export interface EnqueueCounts {
+  stored: number;
+  duplicates: number;
+}
+
+export type InboxInsertRow = Insertable<InboxTable> & { dedupe_key: string };
+
+/**
+ * The rows for several callers' batches, the first copy of each dedupe key only, and which batch each key belongs
+ * to. Shared by `enqueueBatches` and the SQLite writer thread (sqlite-inbox-writer-thread.ts).
+ */
+export function inboxRowsOf(batches: readonly InboxBatch[]): {
+  rows: InboxInsertRow[];
+  owner: Map<string, number>;
+} {
+  const owner = new Map<string, number>();
+  const rows: InboxInsertRow[] = [];
+  batches.forEach(({ items, now }, index) => {
+    for (const item of items) {
+      if (owner.has(item.dedupeKey)) continue;
+      owner.set(item.dedupeKey, index);
+      rows.push({
+        id: sortableId(now),
+        dedupe_key: item.dedupeKey,
+        org_id: item.orgId,
+        subscription_id: item.subscriptionId,
+        kind: item.kind,
+        payload_json: JSON.stringify({ item: item.item, validationTokens: item.validationTokens }),
+        received_at: now,
+        status: "pending" as const,
+        attempts: 0,
+        next_attempt_at: now,
+        locked_by: null,
+        locked_until: null,
+        processed_at: null,
+        last_error: null,
+      });
+    }
+  });
+  return { rows, owner };
+}
+
+/** Per batch, in order: the keys actually inserted count as stored, everything else as duplicates. */
+export function countsPerBatch(
+  batches: readonly InboxBatch[],
+  owner: ReadonlyMap<string, number>,
+  insertedKeys: readonly string[],
+): EnqueueCounts[] {
+  const stored = batches.map(() => 0);
+  for (const key of insertedKeys) stored[owner.get(key)!]! += 1;
+  return batches.map(({ items }, index) => ({
+    stored: stored[index]!,
+    duplicates: items.length - stored[index]!,
+  }));
+}
+
 /**
  * `inbox`: what the webhook acknowledged, durably, before the worker looks at it. A batch is stored in one
  * transaction (all or nothing, so a 202 covers every item); claims are leased, so a dead worker's items come back
@@ -56,35 +117,9 @@ export class InboxStore implements InboxQueue {
    * nothing, with `ON CONFLICT (dedupe_key) DO NOTHING`. Counts come back per batch, in order; a key repeated in a
    * later batch (or already stored) counts as a duplicate of that later batch, so the earliest copy wins.
    */
-  async enqueueBatches(
-    batches: readonly { items: readonly NewInboxItem[]; now: number }[],
-  ): Promise<{ stored: number; duplicates: number }[]> {
-    const owner = new Map<string, number>();
-    const rows: InsertRow[] = [];
-    batches.forEach(({ items, now }, index) => {
-      for (const item of items) {
-        if (owner.has(item.dedupeKey)) continue;
-        owner.set(item.dedupeKey, index);
-        rows.push({
-          id: randomUUID(),
-          dedupe_key: item.dedupeKey,
-          org_id: item.orgId,
-          subscription_id: item.subscriptionId,
-          kind: item.kind,
-          payload_json: JSON.stringify({ item: item.item, validationTokens: item.validationTokens }),
-          received_at: now,
-          status: "pending" as const,
-          attempts: 0,
-          next_attempt_at: now,
-          locked_by: null,
-          locked_until: null,
-          processed_at: null,
-          last_error: null,
-        });
-      }
-    });
-    const stored = batches.map(() => 0);
-    if (rows.length === 0) return batches.map(({ items }) => ({ stored: 0, duplicates: items.length }));
+  async enqueueBatches(batches: readonly InboxBatch[]): Promise<EnqueueCounts[]> {
+    const { rows, owner } = inboxRowsOf(batches);
+    if (rows.length === 0) return countsPerBatch(batches, owner, []);
     const insertedKeys = await this.#db.transaction().execute(async (trx) => {
       const keys: string[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
@@ -98,11 +133,7 @@ export class InboxStore implements InboxQueue {
       }
       return keys;
     });
-    for (const key of insertedKeys) stored[owner.get(key)!]! += 1;
-    return batches.map(({ items }, index) => ({
-      stored: stored[index]!,
-      duplicates: items.length - stored[index]!,
-    }));
+    return countsPerBatch(batches, owner, insertedKeys);
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<InboxItem[]> {
@@ -191,8 +222,6 @@ export class InboxStore implements InboxQueue {
     return counts;
   }
 }
-
-type InsertRow = Insertable<InboxTable>;
 
 type InboxRow = Pick<
   Selectable<InboxTable>,

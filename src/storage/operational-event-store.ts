@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Clock } from "../core/clock.ts";
 import { RelayError } from "../core/errors.ts";
+import { sortableId } from "./sortable-id.ts";
 import type { Database, EventSeverity } from "./schema.ts";
 
 /** Something about the relay itself (not an emergency): token revoked, subscription lost, secret expiring. */
@@ -25,13 +25,6 @@ export interface NewOperationalEvent {
 }
 
 export const MAX_LIST_LIMIT = 1000;
-
-let sequence = 0;
-/** Ids sort by time and, within one millisecond of one process, by order of writing: lists read as they happened. */
-function sortableId(now: number): string {
-  sequence = (sequence + 1) % 36 ** 4;
-  return `${now.toString(36).padStart(9, "0")}${sequence.toString(36).padStart(4, "0")}${randomBytes(4).toString("hex")}`;
-}
 
 export class OperationalEventStore {
   readonly #db: Kysely<Database>;

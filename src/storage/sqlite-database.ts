@@ -69,6 +69,12 @@ function withStatementCache(sqlite: BetterSqlite3.Database, maxStatements = 500)
 }
 
 export function openSqliteDatabase(file: string): Kysely<Database> {
+  const sqlite = openSqliteConnection(file);
+  return new Kysely<Database>({ dialect: new RelaySqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+/** One better-sqlite3 connection with the relay's settings (WAL, synchronous=FULL, busy timeout, foreign keys). */
+export function openSqliteConnection(file: string): BetterSqlite3.Database {
   let sqlite: BetterSqlite3.Database;
   try {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -102,7 +108,7 @@ export function openSqliteDatabase(file: string): Kysely<Database> {
       },
     );
   }
-  return new Kysely<Database>({ dialect: new RelaySqliteDialect({ database: withStatementCache(sqlite) }) });
+  return sqlite;
 }
 
 function message(error: unknown): string {

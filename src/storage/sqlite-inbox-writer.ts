@@ -2,7 +2,7 @@
 // synchronous WAL write and fsync (synchronous=FULL) on the calling thread; on the event loop it stalled every other
 // request for its duration. A worker thread with its own connection to the same file does the inserts; the event
 // loop only hands batches over and answers 202 when the thread reports the commit. PostgreSQL needs none of this.
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import { RelayError } from "../core/errors.ts";
 import type { BatchInbox, EnqueueCounts } from "./group-commit-inbox.ts";
 import type { WriterReply, WriterRequest } from "./sqlite-inbox-writer-thread.ts";
@@ -33,7 +33,13 @@ function workerScript(entry: URL): { script: string | URL; eval: boolean } {
 
 export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxWriter> {
   const { script, eval: isEval } = workerScript(threadEntry());
-  const worker = new Worker(script, { eval: isEval, workerData: { file } });
+  // A port of its own (not the parent port), so the thread can drain what queued up without waiting for events.
+  const { port1: port, port2 } = new MessageChannel();
+  const worker = new Worker(script, {
+    eval: isEval,
+    workerData: { file, port: port2 },
+    transferList: [port2],
+  });
   const pending = new Map<number, { resolve: (c: EnqueueCounts[]) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let failure: Error | undefined;
@@ -47,7 +53,7 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => reject(storageError("could not start", error));
     worker.once("error", onError);
-    worker.once("message", (message) => {
+    port.once("message", (message) => {
       worker.off("error", onError);
       if (message === "ready") resolve();
       else reject(storageError("did not start", new Error(String(message))));
@@ -56,7 +62,8 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
 
   // The HTTP server keeps the process alive while requests are in flight; the thread alone must not.
   worker.unref();
-  worker.on("message", (reply: WriterReply) => {
+  port.unref();
+  port.on("message", (reply: WriterReply) => {
     const waiting = pending.get(reply.id);
     if (!waiting) return;
     pending.delete(reply.id);
@@ -76,7 +83,7 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
       const id = nextId++;
       const request = new Promise<EnqueueCounts[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, batches } satisfies WriterRequest);
+        port.postMessage({ id, batches } satisfies WriterRequest);
       });
       inFlight.add(request);
       const forget = () => void inFlight.delete(request);
@@ -89,7 +96,7 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
         if (failure) return;
         const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
         worker.ref();
-        worker.postMessage("close");
+        port.postMessage("close");
         await exited;
       })();
       return closing;

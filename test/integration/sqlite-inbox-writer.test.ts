@@ -103,4 +103,21 @@ describe("SQLite inbox writer thread", () => {
       { stored: 1, duplicates: 0 },
     ]);
   });
+
+  it("requests queued together are written together, and one that cannot be stored fails alone", async () => {
+    const good = item();
+    const bad = { ...item(), orgId: "org_does_not_exist" };
+    // Handed over in one turn, so the thread finds both queued and merges them into one transaction first.
+    const [first, second, third] = await Promise.allSettled([
+      writer.enqueueBatches([{ items: [good], now: clock.now() }]),
+      writer.enqueueBatches([{ items: [bad], now: clock.now() }]),
+      writer.enqueueBatches([{ items: [good, item()], now: clock.now() }]),
+    ]);
+    assert.deepEqual(first, { status: "fulfilled", value: [{ stored: 1, duplicates: 0 }] });
+    assert.equal(second.status, "rejected");
+    assert.deepEqual(third, { status: "fulfilled", value: [{ stored: 1, duplicates: 1 }] });
+    const keys = new Set((await inbox.list()).map((r) => r.dedupeKey));
+    assert.ok(keys.has(good.dedupeKey));
+    assert.ok(!keys.has(bad.dedupeKey));
+  });
 });
