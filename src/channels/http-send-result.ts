@@ -52,20 +52,28 @@ export function sendResultForNetworkError(
   cause: "timeout" | "aborted" | undefined,
   timeoutMs: number,
 ): ChannelSendResult {
-  if (cause === "timeout") {
+  const interrupted = sendResultForInterruption(cause, timeoutMs);
+  if (interrupted) return interrupted;
+  const code =
+    typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "";
+  return { outcome: "retry", status: null, retryAfterMs: null, detail: describeNetworkError(code) };
+}
+
+/** A send cut short by its timeout or by shutdown: retried, whatever the channel. */
+export function sendResultForInterruption(
+  cause: "timeout" | "aborted" | undefined,
+  timeoutMs: number,
+): ChannelSendResult | undefined {
+  if (cause === "timeout")
     return { outcome: "retry", status: null, retryAfterMs: null, detail: `timed out after ${timeoutMs} ms` };
-  }
-  if (cause === "aborted") {
+  if (cause === "aborted")
     return {
       outcome: "retry",
       status: null,
       retryAfterMs: null,
       detail: "aborted before an answer (shutdown)",
     };
-  }
-  const code =
-    typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "";
-  return { outcome: "retry", status: null, retryAfterMs: null, detail: describeNetworkError(code) };
+  return undefined;
 }
 
 /** "connection refused (ECONNREFUSED)": a system or TLS error code in words, for delivery details. */

@@ -1,6 +1,6 @@
 import type { ChannelSendResult } from "../core/alert.ts";
 import { clip } from "./clip.ts";
-import { describeNetworkError } from "./http-send-result.ts";
+import { describeNetworkError, sendResultForInterruption } from "./http-send-result.ts";
 
 /** What nodemailer reports for an accepted message. */
 export interface SmtpInfo {
@@ -57,17 +57,8 @@ export function sendResultForSmtpError(
   cause: "timeout" | "aborted" | undefined,
   timeoutMs: number,
 ): ChannelSendResult {
-  if (cause === "timeout") {
-    return { outcome: "retry", status: null, retryAfterMs: null, detail: `timed out after ${timeoutMs} ms` };
-  }
-  if (cause === "aborted") {
-    return {
-      outcome: "retry",
-      status: null,
-      retryAfterMs: null,
-      detail: "aborted before an answer (shutdown)",
-    };
-  }
+  const interrupted = sendResultForInterruption(cause, timeoutMs);
+  if (interrupted) return interrupted;
   const record = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
   const code = typeof record.code === "string" ? record.code : "";
   const rejectedErrors = Array.isArray(record.rejectedErrors) ? record.rejectedErrors : [];
