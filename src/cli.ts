@@ -7,6 +7,7 @@ import { RelayError } from "./core/errors.ts";
 import { runDemo } from "./demo.ts";
 import { runDoctor } from "./doctor.ts";
 import { startRelay } from "./main.ts";
+import { runParse } from "./parse-command.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
 import { openDatabase } from "./storage/open-database.ts";
 
@@ -20,7 +21,8 @@ Commands:
                --allow-http-webhooks    --trust-ca FILE (repeatable)  --no-auto-consent
   migrate    apply database migrations and exit
   doctor     check configuration, storage, Microsoft endpoints, the webhook (certificate, handshake) and each org
-  parse      print the emergency found in a Teams chat message (not available yet: arrives with emergency detection)
+  parse      print the emergency found in a Teams chat message read from stdin (exit 0), or why it is not one
+               (on stderr, exit 3); --rules FILE adds per-org detection rules; --help for details
 `;
 
 /** Stops on SIGINT/SIGTERM after closing what was started. */
@@ -120,8 +122,7 @@ export async function runCli(argv: string[]): Promise<number> {
     case "doctor":
       return runDoctor(process.env);
     case "parse":
-      console.error("parse is not available yet: it arrives with emergency detection.");
-      return 2;
+      return runParse(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     case undefined:
     case "help":
     case "--help":

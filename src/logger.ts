@@ -30,8 +30,13 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
       level,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       serializers: {
-        // Query strings carry OAuth codes and states (callback) and validation tokens: log the path only.
-        req: (req: LoggedRequest) => ({ method: req.method, path: req.url?.split("?")[0], ip: req.ip }),
+        // Query strings carry OAuth codes and states (callback) and validation tokens: log the path only. An
+        // acknowledgement link's path is itself the credential.
+        req: (req: LoggedRequest) => ({
+          method: req.method,
+          path: req.url?.split("?")[0]?.replace(/^\/ack\/[^/]+/, "/ack/[redacted]"),
+          ip: req.ip,
+        }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       },
     },

@@ -7,6 +7,7 @@ import { sql } from "kysely";
 import { Registry } from "prom-client";
 import type { Config } from "./config.ts";
 import { createCidrMatcher } from "./core/cidr.ts";
+import { DRILL_CAPTURE_RETENTION_MS } from "./core/drill.ts";
 import { systemClock, type Clock } from "./core/clock.ts";
 import type { DecryptionKeyring, LifecycleHandler, SubscriptionLookup } from "./core/intake-ports.ts";
 import type { IdentityProvider } from "./core/ports.ts";
@@ -34,12 +35,14 @@ import {
   createNotificationMetrics,
   registerGraphNotificationRoutes,
 } from "./http/graph-notification-routes.ts";
+import { registerDetectionRoutes } from "./http/detection-routes.ts";
 import { registerOrgRoutes } from "./http/org-routes.ts";
 import { createJobScheduler, type JobScheduler } from "./jobs/job-scheduler.ts";
-import { Counter } from "prom-client";
+import { Counter, Histogram } from "prom-client";
 import type { NewMessageHandler } from "./core/intake-ports.ts";
 import { createTeamsRateLimiter } from "./core/rate-limiter.ts";
 import { cacheSubscriptionLookup } from "./core/subscription-lookup-cache.ts";
+import { createMessageDetector } from "./flows/detect-messages.ts";
 import { createInboxWorker } from "./flows/process-inbox.ts";
 import {
   createMessageReconciler,
@@ -56,6 +59,8 @@ import { EntraTokenError } from "./microsoft/entra-token-error.ts";
 import { createGraphClient, GraphRequestError, type GraphClient } from "./microsoft/graph-client.ts";
 import { ensureAdminToken, verifyAdminToken } from "./storage/admin-token-store.ts";
 import { ConnectionStore } from "./storage/connection-store.ts";
+import { DetectionRuleStore } from "./storage/detection-rule-store.ts";
+import { DrillStore } from "./storage/drill-store.ts";
 import { EncryptionCertificateStore } from "./storage/encryption-certificate-store.ts";
 import { loadOrCreateEncryptionKey } from "./storage/encryption-key.ts";
 import { createGroupCommitWriter } from "./storage/group-commit-inbox.ts";
@@ -71,6 +76,24 @@ import { PendingAuthStore } from "./storage/pending-auth-store.ts";
 import { createSecretBox } from "./storage/secret-box.ts";
 import { SubscriptionStore } from "./storage/subscription-store.ts";
 import { TokenCacheStore } from "./storage/token-cache-store.ts";
+import { createChannelRegistry } from "./channels/channel.ts";
+import { testAlertMessage } from "./channels/test-alert-message.ts";
+import type { ChannelDrivers } from "./core/alert-channel.ts";
+import { createAcknowledger } from "./flows/acknowledge-emergency.ts";
+import { JOB_ALERT_DELIVER, createOutboxWorker, type OutboxWorker } from "./flows/deliver-outbox.ts";
+import { createEscalator } from "./flows/escalate.ts";
+import { JOB_ALERT_ESCALATE, createEmergencyRaiser, type EmergencyRaiser } from "./flows/raise-emergency.ts";
+import { createOperationalAlertRouter } from "./flows/route-operational-events.ts";
+import { createTestAlertSender } from "./flows/send-test-alert.ts";
+import { registerAckRoutes } from "./http/ack-routes.ts";
+import { registerAlertConfigRoutes } from "./http/alert-config-routes.ts";
+import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
+import { AlertChannelStore } from "./storage/alert-channel-store.ts";
+import { AlertOutboxStore } from "./storage/alert-outbox-store.ts";
+import { AlertPolicyStore } from "./storage/alert-policy-store.ts";
+import { AlertTemplateStore } from "./storage/alert-template-store.ts";
+import { AlertThrottleStore } from "./storage/alert-throttle-store.ts";
+import { EmergencyStore } from "./storage/emergency-store.ts";
 
 export interface RelayOptions {
   /** Tests share one fake clock between the relay and the emulator. */
@@ -108,6 +131,15 @@ export interface RunningRelay {
     /** Processes the inbox until nothing is due (tests on a fake clock; production runs it on each delivery). */
     processInbox(): Promise<number>;
     reconciler: MessageReconciler;
+  };
+  /** Alerting (issue 5): what tests and the demo inspect. */
+  alerting: {
+    emergencies: EmergencyStore;
+    outbox: AlertOutboxStore;
+    worker: OutboxWorker;
+    raiser: EmergencyRaiser;
+    /** Resolves when no alert is being stored or sent. */
+    idle(): Promise<void>;
   };
   close(): Promise<void>;
 }
@@ -161,6 +193,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     createPkcePair,
     randomToken: (bytes) => randomUrlToken(bytes),
   };
+  // Set once alerting is wired below: warnings and worse go to the org's operations policy.
+  let alertOperations: ((event: Awaited<ReturnType<OperationalEventStore["append"]>>) => void) | undefined;
   const loggedEvents = {
     append: async (event: Parameters<OperationalEventStore["append"]>[0]) => {
       const stored = await events.append(event);
@@ -168,6 +202,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         { orgId: event.orgId, kind: event.kind, details: event.details },
         event.message,
       );
+      alertOperations?.(stored);
       return stored;
     },
   };
@@ -219,10 +254,118 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     labelNames: ["source"],
     registers: [],
   });
-  // Emergency detection (the next issue) plugs in here; until then each new message is counted and logged by id.
+  // --- Alerting (issue 5): channels, policies, templates, the outbox, escalation and acknowledgement. ---
+  const channelRegistry = createChannelRegistry({
+    allowPrivateTargets: config.allowPrivateTargets,
+    webexBaseUrl: config.webexBaseUrl,
+    twilioBaseUrl: config.twilioBaseUrl,
+    timeoutMs: config.channelTimeoutMs,
+    now: () => clock.now(),
+  });
+  const drivers: ChannelDrivers = {
+    parse: (type, input, existing) => channelRegistry[type].parse(input, existing),
+    describe: (target) => channelRegistry[target.type].describe(target),
+    send: (message, target, sendOptions) => channelRegistry[target.type].send(message, target, sendOptions),
+  };
+  const alertChannels = new AlertChannelStore(db, box);
+  const alertPolicies = new AlertPolicyStore(db);
+  const alertTemplates = new AlertTemplateStore(db);
+  const emergencies = new EmergencyStore(db, storage.engine, box);
+  const outbox = new AlertOutboxStore(db, storage.engine, box);
+  // A row stays with its sender well beyond one attempt's timeout; after a crash it is taken over then.
+  const alertLeaseMs = Math.max(config.workLeaseMs, 3 * config.channelTimeoutMs);
+  const alertAttempts = new Counter({
+    name: "relay_alert_attempts_total",
+    help: "Alert delivery attempts, by why the delivery exists (initial, escalation, repeat, operational) and outcome",
+    labelNames: ["purpose", "outcome"],
+    registers: [],
+  });
+  const alertFirstRequest = new Histogram({
+    name: "relay_alert_first_request_seconds",
+    help: "From an alert being stored (with its emergency) to its first channel request",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 5],
+    registers: [],
+  });
+  const outboxWorker = createOutboxWorker({
+    outbox,
+    channels: alertChannels,
+    drivers,
+    events: loggedEvents,
+    jobs,
+    clock,
+    owner,
+    leaseMs: alertLeaseMs,
+    log: logger,
+    observe: ({ delivery, result, sinceCreatedMs }) => {
+      alertAttempts.inc({ purpose: delivery.purpose, outcome: result.outcome });
+      if (delivery.attempts === 1) alertFirstRequest.observe(sinceCreatedMs / 1000);
+    },
+  });
+  const dispatch = (claimed: Parameters<OutboxWorker["dispatch"]>[0]) => outboxWorker.dispatch(claimed);
+  const alertFlowDeps = {
+    emergencies,
+    channels: alertChannels,
+    templates: alertTemplates,
+    orgs,
+    dispatch,
+    clock,
+    owner,
+    leaseMs: alertLeaseMs,
+    publicUrl,
+    log: logger,
+  };
+  const raiser = createEmergencyRaiser({ ...alertFlowDeps, policies: alertPolicies, events: loggedEvents });
+  const escalator = createEscalator({ ...alertFlowDeps, jobs });
+  const acknowledger = createAcknowledger({ emergencies, channels: alertChannels, clock, log: logger });
+  const operationalRouter = createOperationalAlertRouter({
+    ...alertFlowDeps,
+    policies: alertPolicies,
+    outbox,
+    throttle: new AlertThrottleStore(db),
+  });
+  const alertWork = new Set<Promise<unknown>>();
+  alertOperations = (event) => {
+    const work = operationalRouter
+      .route(event)
+      .catch((error: unknown) =>
+        logger.error({ orgId: event.orgId, kind: event.kind, err: error }, "operational alert failed"),
+      )
+      .finally(() => alertWork.delete(work));
+    alertWork.add(work);
+  };
+  // --- end of alerting wiring ---
+
+  // Emergency detection: the default rule plus each org's rules; messages are kept only while a drill runs.
+  const detectionRules = new DetectionRuleStore(db);
+  const drills = new DrillStore(db);
+  const detector = createMessageDetector({
+    rules: detectionRules,
+    drills,
+    onError: (stage, orgId, error) =>
+      logger.error({ orgId, stage, err: error }, "emergency detection could not read or store its data"),
+  });
   const onNewMessage: NewMessageHandler = async (orgId, message, source) => {
     messagesReceived.inc({ source });
     logger.info({ orgId, chatId: message.chatId, messageId: message.id, source }, "new Teams message");
+    const detection = await detector.detect(orgId, message, clock.now());
+    if (detection.emergency) {
+      // Ids only: the message text is the caller's, and logs are not where it belongs.
+      logger.warn(
+        {
+          orgId,
+          chatId: detection.value.chatId,
+          messageId: detection.value.messageId,
+          ruleId: detection.ruleId,
+          isTest: detection.value.isTest,
+          source,
+        },
+        "emergency call detected",
+      );
+      // Stored (with its first deliveries) before this returns, so a failure here retries the hand-off.
+      const raised = await raiser.raise(orgId, detection);
+      alertWork.add(raised.sent);
+      void raised.sent.finally(() => alertWork.delete(raised.sent));
+    }
   };
   const reconciler = createMessageReconciler({
     graph: graphClient,
@@ -346,6 +489,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         await keeper.sweepSecretExpiry();
         // Abandoned sign-ins leave their state rows behind; the daily sweep removes the expired ones.
         await pending.purgeExpired(clock.now());
+        // Drill captures hold message content; they go a week after their drill (the admin API purges too).
+        await drills.purgeCapturesEndedBefore(clock.now() - DRILL_CAPTURE_RETENTION_MS, clock.now());
       },
       [JOB_SUBSCRIPTION_ENSURE]: (job) => subscriptionKeeper.ensure(job.orgId!),
       [JOB_SUBSCRIPTION_RENEW]: (job) => subscriptionKeeper.renew(job.orgId!),
@@ -353,6 +498,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       [JOB_RECONCILE_MESSAGES]: async (job) => {
         await reconciler.runJob(job.orgId!);
       },
+      // Alert jobs carry the delivery or emergency id after the kind: `alert.deliver:<id>`.
+      [JOB_ALERT_DELIVER]: (job) => outboxWorker.runJob(job.dedupeKey!.slice(job.kind.length + 1)),
+      [JOB_ALERT_ESCALATE]: (job) => escalator.runJob(job.dedupeKey!.slice(job.kind.length + 1)),
     },
     onError: (job, error) =>
       logger.error({ job: job.kind, orgId: job.orgId, err: error }, "job failed; retrying with backoff"),
@@ -391,6 +539,13 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         await subscriptionKeeper.scheduleEnsure(org.id);
     },
   });
+  registerDetectionRoutes(app, {
+    rules: detectionRules,
+    drills,
+    orgExists: async (orgId) => (await orgs.get(orgId)) !== undefined,
+    clock,
+    requireAdmin: admin,
+  });
   registerConnectRoutes(app, {
     connect,
     keeper,
@@ -415,8 +570,36 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       ? { allowedSources: createCidrMatcher(config.graphAllowedCidrs) }
       : {}),
   });
+  registerEmergencyRoutes(app, {
+    emergencies,
+    outbox,
+    acknowledger,
+    worker: outboxWorker,
+    clock,
+    requireAdmin: admin,
+  });
+  registerAckRoutes(app, { acknowledger });
+  registerAlertConfigRoutes(app, {
+    orgs,
+    channels: alertChannels,
+    policies: alertPolicies,
+    templates: alertTemplates,
+    drivers,
+    testSender: createTestAlertSender({
+      channels: alertChannels,
+      orgs,
+      drivers,
+      clock,
+      testMessage: testAlertMessage,
+    }),
+    clock,
+    publicUrl,
+    requireAdmin: admin,
+  });
   options.extraRoutes?.(app);
   metricsRegistry.registerMetric(messagesReceived);
+  metricsRegistry.registerMetric(alertAttempts);
+  metricsRegistry.registerMetric(alertFirstRequest);
 
   await keeper.ensureScheduled();
   // Start-up reconciliation: every connected org's stored subscription is checked with Graph (or created).
@@ -425,6 +608,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const connectedOrgIds: string[] = [];
   for (const org of await orgs.list()) if (await connections.get(org.id)) connectedOrgIds.push(org.id);
   await reconciler.scheduleAtStartup(connectedOrgIds);
+  // Deliveries a crash left pending get their jobs back; due ones go out at once.
+  await outboxWorker.recover();
   await app.listen({ host: config.host, port: config.port });
   let inboxTimer: NodeJS.Timeout | undefined;
   if (options.jobIntervalMs !== false) {
@@ -454,11 +639,23 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       processInbox: drainInbox,
       reconciler,
     },
+    alerting: {
+      emergencies,
+      outbox,
+      worker: outboxWorker,
+      raiser,
+      async idle() {
+        while (alertWork.size > 0) await Promise.allSettled([...alertWork]);
+        await outboxWorker.idle();
+      },
+    },
     async close() {
       stopping = true;
       if (inboxTimer) clearInterval(inboxTimer);
       await draining?.catch(() => {});
       await scheduler.stop();
+      await Promise.allSettled([...alertWork]);
+      await outboxWorker.close();
       await app.close();
       await inboxWriter?.close();
       await storage.close();

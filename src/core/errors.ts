@@ -15,6 +15,9 @@ export type ErrorCode =
   | "ERR_OAUTH_STATE"
   | "ERR_OAUTH_REJECTED"
   | "ERR_TOKEN_REFRESH"
+  | "ERR_CHANNEL_IN_USE"
+  | "ERR_CHANNEL_DISABLED"
+  | "ERR_DELIVERY_STATE"
   | "ERR_INTERNAL";
 
 // One table so the HTTP layer never invents its own mapping; a storage outage must be 5xx so Graph retries.
@@ -34,6 +37,12 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // Microsoft answered the sign-in with an error, or the account is not the one this org may use.
   ERR_OAUTH_REJECTED: 400,
   ERR_TOKEN_REFRESH: 502,
+  // A policy still routes to the channel: deleting it would silently drop recipients from an escalation ladder.
+  ERR_CHANNEL_IN_USE: 409,
+  // Replaying into a disabled or deleted channel would only fail again.
+  ERR_CHANNEL_DISABLED: 409,
+  // Only dead deliveries can be replayed.
+  ERR_DELIVERY_STATE: 409,
   ERR_INTERNAL: 500,
 };
 

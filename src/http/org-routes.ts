@@ -112,7 +112,7 @@ export function registerOrgRoutes(app: FastifyInstance, deps: OrgRoutesDeps): vo
   });
 }
 
-async function requireJsonBody(request: FastifyRequest): Promise<void> {
+export async function requireJsonBody(request: FastifyRequest): Promise<void> {
   const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
   if (type !== undefined && type !== "application/json") {
     throw new ValidationError([{ field: "content-type", reason: "must be application/json" }], "request");

@@ -181,6 +181,176 @@ export interface PollWatermarksTable {
   updated_at: number;
 }
 
+// --- Alerting (issue 5): emergencies, their timeline and acknowledgement links, channels, policies, templates,
+// and the outbox of deliveries with their attempts. ---
+
+export interface EmergenciesTable {
+  id: string;
+  org_id: string;
+  chat_id: string;
+  message_id: string;
+  is_test: number;
+  dial_string: string | null;
+  caller_name: string | null;
+  location_quality: string;
+  rule_id: string;
+  /** The detected Emergency (core/emergency.ts) as JSON. */
+  emergency_json: string;
+  /** The policy as it was when the call came in (core/alert-policy.ts PolicySnapshot), or null. */
+  policy_json: string | null;
+  state: string;
+  escalation_step: number;
+  message_time: number | null;
+  detected_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  acknowledged_via: string | null;
+  acknowledged_channel_id: string | null;
+}
+
+export interface EmergencyEventsTable {
+  id: string;
+  emergency_id: string;
+  at: number;
+  kind: string;
+  message: string;
+  details_json: string | null;
+}
+
+export interface AckTokensTable {
+  /** SHA-256 (hex) of the token in the link; the token itself is never stored in clear. */
+  token_hash: string;
+  emergency_id: string;
+  channel_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AlertChannelsTable {
+  id: string;
+  org_id: string;
+  type: string;
+  name: string;
+  enabled: number;
+  settings_json: string;
+  /** AES-256-GCM envelope of the secrets as JSON, bound to the row (`alert_channels:secrets:<id>`). */
+  secrets_ciphertext: string | null;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AlertPoliciesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  kind: string;
+  call_type: string;
+  location_match_json: string | null;
+  priority: number;
+  enabled: number;
+  tiers_json: string;
+  retry_json: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AlertTemplatesTable {
+  org_id: string;
+  kind: string;
+  title: string;
+  text: string;
+  updated_at: number;
+}
+
+export interface AlertDeliveriesTable {
+  id: string;
+  dedupe_key: string;
+  org_id: string;
+  emergency_id: string | null;
+  event_id: string | null;
+  channel_id: string;
+  channel_type: string;
+  channel_name: string;
+  policy_id: string | null;
+  tier: number;
+  step: number;
+  purpose: string;
+  priority: number;
+  status: string;
+  /** AES-256-GCM envelope of the AlertMessage JSON (it carries the acknowledgement token), bound to the row. */
+  message_ciphertext: string;
+  attempts: number;
+  max_attempts: number;
+  deadline_at: number;
+  next_attempt_at: number;
+  locked_by: string | null;
+  locked_until: number | null;
+  created_at: number;
+  first_attempt_at: number | null;
+  last_attempt_at: number | null;
+  delivered_at: number | null;
+  dead_at: number | null;
+  last_outcome: string | null;
+  last_status_code: number | null;
+  last_detail: string | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  latency_ms: number;
+  outcome: string;
+  status_code: number | null;
+  detail: string | null;
+}
+
+export interface AlertThrottleTable {
+  key: string;
+  last_at: number;
+}
+
+// --- Detection (issue 5): per-org detection rules, drills and the messages captured while a drill runs. ---
+
+export interface DetectionRulesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  /** `phrase` or `pattern` (core/emergency.ts DetectionRule). */
+  kind: string;
+  value: string;
+  marks_test: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DrillsTable {
+  id: string;
+  org_id: string;
+  started_at: number;
+  ends_at: number;
+  ended_at: number | null;
+  captures_purged_at: number | null;
+}
+
+export interface DrillCapturesTable {
+  id: string;
+  drill_id: string;
+  org_id: string;
+  chat_id: string;
+  message_id: string;
+  captured_at: number;
+  detected: number;
+  rule_id: string | null;
+  reason: string | null;
+  /** The Graph chatMessage as received (message content: kept only for drills, purged after them). */
+  message_json: string;
+  /** The DetectionResult as JSON. */
+  result_json: string;
+}
+
 export interface Database {
   orgs: OrgsTable;
   operational_events: OperationalEventsTable;
@@ -195,6 +365,18 @@ export interface Database {
   inbox: InboxTable;
   seen_messages: SeenMessagesTable;
   poll_watermarks: PollWatermarksTable;
+  emergencies: EmergenciesTable;
+  emergency_events: EmergencyEventsTable;
+  ack_tokens: AckTokensTable;
+  alert_channels: AlertChannelsTable;
+  alert_policies: AlertPoliciesTable;
+  alert_templates: AlertTemplatesTable;
+  alert_deliveries: AlertDeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  alert_throttle: AlertThrottleTable;
+  detection_rules: DetectionRulesTable;
+  drills: DrillsTable;
+  drill_captures: DrillCapturesTable;
 }
 
 export type Engine = "sqlite" | "postgres";

@@ -13,6 +13,18 @@ import { FakeClock } from "../helpers/fake-clock.ts";
 import { forEachEngine, openTestDatabase, postgresTestUrl } from "../helpers/databases.ts";
 
 const ALL_TABLES = [
+  "ack_tokens",
+  "alert_channels",
+  "alert_deliveries",
+  "alert_policies",
+  "alert_templates",
+  "alert_throttle",
+  "delivery_attempts",
+  "detection_rules",
+  "drill_captures",
+  "drills",
+  "emergencies",
+  "emergency_events",
   "encryption_certificates",
   "inbox",
   "jobs",

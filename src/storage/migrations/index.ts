@@ -4,6 +4,8 @@ import { foundation } from "./0001-foundation.ts";
 import { connections } from "./0002-connections.ts";
 import { intake } from "./0003-intake.ts";
 import { notificationMode } from "./0004-notification-mode.ts";
+import { alerts } from "./0005-alerts.ts";
+import { detection } from "./0006-detection.ts";
 
 /**
  * Every migration, compiled into the app so nothing globs the file system at runtime. Names sort in the order
@@ -19,6 +21,8 @@ const MIGRATIONS: Readonly<Record<string, (engine: Engine) => Migration>> = {
   "0002-connections": connections,
   "0003-intake": intake,
   "0004-notification-mode": notificationMode,
+  "0005-alerts": alerts,
+  "0006-detection": detection,
 };
 
 export function migrationProvider(engine: Engine): MigrationProvider {
