@@ -8,6 +8,7 @@ import { runDemo } from "./demo.ts";
 import { runDoctor } from "./doctor.ts";
 import { startRelay } from "./main.ts";
 import { runParse } from "./parse-command.ts";
+import { runRotateKey } from "./rotate-key-command.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
 import { openDatabase } from "./storage/open-database.ts";
 
@@ -23,6 +24,7 @@ Commands:
   doctor     check configuration, storage, Microsoft endpoints, the webhook (certificate, handshake) and each org
   parse      print the emergency found in a Teams chat message read from stdin (exit 0), or why it is not one
                (on stderr, exit 3); --rules FILE adds per-org detection rules; --help for details
+  rotate-key re-seal every stored secret with a new RELAY_ENCRYPTION_KEY (--new-key-file FILE), instances stopped
 `;
 
 /** Stops on SIGINT/SIGTERM after closing what was started. */
@@ -90,6 +92,12 @@ async function serveCommand(): Promise<void> {
     // Only its hash is stored: this is the one time it can be shown.
     console.log(`Admin API token (shown once, store it now): ${relay.generatedAdminToken}`);
   }
+  if (relay.firstAdmin?.password) {
+    // Only its scrypt hash is stored: this is the one time it can be shown.
+    console.log(
+      `Web app: sign in at ${relay.url}/login as "${relay.firstAdmin.username}" with password (shown once): ${relay.firstAdmin.password}`,
+    );
+  }
   closeOnSignal(() => relay.close());
 }
 
@@ -123,6 +131,8 @@ export async function runCli(argv: string[]): Promise<number> {
       return runDoctor(process.env);
     case "parse":
       return runParse(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    case "rotate-key":
+      return runRotateKey(rest, process.env, { stdout: process.stdout, stderr: process.stderr });
     case undefined:
     case "help":
     case "--help":

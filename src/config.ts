@@ -1,6 +1,7 @@
 import path from "node:path";
 import { parseCidrList, type CidrRange } from "./core/cidr.ts";
 import { ConfigError, type ConfigProblem } from "./core/errors.ts";
+import { passwordProblem } from "./core/password-policy.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -39,6 +40,12 @@ export interface Config {
   twilioBaseUrl: string;
   /** Per-attempt timeout of an alert channel send (DNS, connect, TLS, request and answer). */
   channelTimeoutMs: number;
+  /** Web-app sessions end this long after sign-in, whatever the activity. */
+  sessionAbsoluteMs: number;
+  /** ... and after this long without a request. */
+  sessionIdleMs: number;
+  /** Password of the first admin account (`admin`), created when no account exists; generated when unset. */
+  initialAdminPassword: string | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -83,6 +90,9 @@ export function loadConfig(
     webexBaseUrl: reader.url("RELAY_WEBEX_BASE_URL", "https://webexapis.com/v1"),
     twilioBaseUrl: reader.url("RELAY_TWILIO_BASE_URL", "https://api.twilio.com"),
     channelTimeoutMs: reader.integer("RELAY_CHANNEL_TIMEOUT_MS", 10_000, 100, 120_000),
+    sessionAbsoluteMs: reader.integer("RELAY_SESSION_TTL_HOURS", 12, 1, 720) * 3_600_000,
+    sessionIdleMs: reader.integer("RELAY_SESSION_IDLE_MINUTES", 60, 5, 1440) * 60_000,
+    initialAdminPassword: reader.initialAdminPassword("RELAY_INITIAL_ADMIN_PASSWORD"),
   };
   if (options.requirePublicUrl && config.publicUrl === undefined && !reader.failed("RELAY_PUBLIC_URL")) {
     problems.push({
@@ -240,6 +250,14 @@ class EnvReader {
     const raw = this.string(key);
     if (raw === undefined || raw.length >= MIN_ADMIN_TOKEN_LENGTH) return raw;
     return this.#problem(key, `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long`, undefined);
+  }
+
+  initialAdminPassword(key: string): string | undefined {
+    // Taken as written (not trimmed), like any password; `string()` only decides whether it is set.
+    if (this.string(key) === undefined) return undefined;
+    const raw = this.#env[key]!;
+    const problem = passwordProblem(raw, "admin");
+    return problem === undefined ? raw : this.#problem(key, problem, undefined);
   }
 
   encryptionKey(key: string): Buffer | undefined {

@@ -241,6 +241,12 @@ export async function runDemo(
     notifyUserIds: notify.map((n) => n.id),
     dataDir,
     receiverUrl: receiver.url,
+    // Created on the first start with this data directory only; a reused directory keeps its accounts.
+    webApp: {
+      url: `${relay.url}/login`,
+      username: relay.firstAdmin?.username ?? null,
+      password: relay.firstAdmin?.password ?? null,
+    },
     emergency: {
       id: emergencyId,
       state: detail.state,
@@ -265,6 +271,8 @@ export async function runDemo(
 Teams Emergency Relay demo
   relay:          ${relay.url}  (health: /healthz, /readyz, /metrics)
   admin token:    ${adminToken}
+  board:          ${relay.url}/board  (sign in first)
+  web app:        ${summary.webApp.url}  ${summary.webApp.password ? `(sign in as "${summary.webApp.username}" with ${summary.webApp.password})` : "(accounts from an earlier run of this data directory)"}
   data directory: ${dataDir} (embedded SQLite)
   emulator:       ${emulator.url}  (CA: ${tls.files.caCert})
   receiver:       ${receiver.url}  (stands in for the desk's systems: two webhook channels post here)

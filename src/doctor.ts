@@ -20,7 +20,7 @@ import { createSecretBox } from "./storage/secret-box.ts";
 import { SubscriptionStore } from "./storage/subscription-store.ts";
 import { checkWebhookCertificate, type CheckStatus } from "./webhook-certificate-check.ts";
 
-interface Check {
+export interface Check {
   name: string;
   status: CheckStatus;
   detail: string;
@@ -213,7 +213,7 @@ function post(
   });
 }
 
-interface OrgState {
+export interface OrgState {
   org: Org;
   connection: Awaited<ReturnType<ConnectionStore["get"]>>;
   subscriptions: Awaited<ReturnType<SubscriptionStore["listByOrg"]>>;
@@ -277,7 +277,7 @@ async function readOrgs(
   }
 }
 
-function orgChecks({ org, connection, subscriptions }: OrgState, now: number): Check[] {
+export function orgChecks({ org, connection, subscriptions }: OrgState, now: number): Check[] {
   const label = `org "${org.name}" (${org.id})`;
   const reconnect = `an admin reconnects it: GET /api/org/${org.id}/ms-teams/connect`;
   const checks: Check[] = [];

@@ -63,6 +63,7 @@ import { DetectionRuleStore } from "./storage/detection-rule-store.ts";
 import { DrillStore } from "./storage/drill-store.ts";
 import { EncryptionCertificateStore } from "./storage/encryption-certificate-store.ts";
 import { loadOrCreateEncryptionKey } from "./storage/encryption-key.ts";
+import { verifyEncryptionKey } from "./storage/encryption-key-check.ts";
 import { createGroupCommitWriter } from "./storage/group-commit-inbox.ts";
 import { InboxStore } from "./storage/inbox-store.ts";
 import { startSqliteInboxWriter } from "./storage/sqlite-inbox-writer.ts";
@@ -85,6 +86,9 @@ import { createEscalator } from "./flows/escalate.ts";
 import { JOB_ALERT_ESCALATE, createEmergencyRaiser, type EmergencyRaiser } from "./flows/raise-emergency.ts";
 import { createOperationalAlertRouter } from "./flows/route-operational-events.ts";
 import { createTestAlertSender } from "./flows/send-test-alert.ts";
+import type { EmergencyFeed } from "./core/emergency-feed.ts";
+import { createInProcessEmergencyFeed } from "./flows/in-process-emergency-feed.ts";
+import { createEmergencyChangePoller, type EmergencyChangePoller } from "./flows/poll-emergency-changes.ts";
 import { registerAckRoutes } from "./http/ack-routes.ts";
 import { registerAlertConfigRoutes } from "./http/alert-config-routes.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
@@ -94,6 +98,15 @@ import { AlertPolicyStore } from "./storage/alert-policy-store.ts";
 import { AlertTemplateStore } from "./storage/alert-template-store.ts";
 import { AlertThrottleStore } from "./storage/alert-throttle-store.ts";
 import { EmergencyStore } from "./storage/emergency-store.ts";
+import { AccountStore } from "./storage/account-store.ts";
+import { AuditLogStore } from "./storage/audit-log-store.ts";
+import { LoginThrottleStore } from "./storage/login-throttle-store.ts";
+import { SessionStore } from "./storage/session-store.ts";
+import { registerApiAudit } from "./web/api-audit.ts";
+import { ensureFirstAdmin, type FirstAdmin } from "./web/ensure-first-admin.ts";
+import { createOrgChecks } from "./web/org-checks.ts";
+import { createPasswordHasher } from "./web/password-hasher.ts";
+import { registerWebApp } from "./web/register-web-app.ts";
 
 export interface RelayOptions {
   /** Tests share one fake clock between the relay and the emulator. */
@@ -105,12 +118,19 @@ export interface RelayOptions {
   extraRoutes?: (app: FastifyInstance) => void;
   /** Benchmarks only: `false` keeps a delivery from waking the inbox worker (items stay pending). Default true. */
   wakeInboxOnDelivery?: boolean;
+  /**
+   * The live board: how often other instances' changes are looked for (default 1000 ms; `false`: only by
+   * `alerting.changePoller.pollOnce()`), and the stream's heartbeat (default 15 s).
+   */
+  board?: { pollIntervalMs?: number | false; heartbeatMs?: number };
 }
 
 export interface RunningRelay {
   url: string;
   /** Set only on the start that generated it; print it once. */
   generatedAdminToken?: string;
+  /** The web app's first admin, set only on the start that created it; `password` only when generated: print it once. */
+  firstAdmin?: FirstAdmin;
   scheduler: JobScheduler;
   /** When the earliest job is due (tests moving a fake clock step from job to job). */
   nextJobAt(): Promise<number | undefined>;
@@ -138,6 +158,10 @@ export interface RunningRelay {
     outbox: AlertOutboxStore;
     worker: OutboxWorker;
     raiser: EmergencyRaiser;
+    /** Changes to emergencies, for the live board. */
+    feed: EmergencyFeed;
+    /** Finds changes other instances wrote (shared PostgreSQL). */
+    changePoller: EmergencyChangePoller;
     /** Resolves when no alert is being stored or sent. */
     idle(): Promise<void>;
   };
@@ -168,7 +192,23 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       "created a new encryption key file in the data directory; back it up with the database",
     );
   const box = createSecretBox(key);
+  // Before anything is sealed: an instance with another key than the database's must not start (issue 7).
+  await verifyEncryptionKey(db, box, clock.now()).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
   const { generatedToken } = await ensureAdminToken({ db, clock, configuredToken: config.adminToken });
+  // --- Web app (issue 6): accounts, sessions, sign-in throttling, the audit log; the first admin on first start. ---
+  const accounts = new AccountStore(db, clock);
+  const webSessions = new SessionStore(db);
+  const loginThrottle = new LoginThrottleStore(db);
+  const audit = new AuditLogStore(db, clock);
+  const hasher = createPasswordHasher();
+  const firstAdmin = await ensureFirstAdmin({
+    accounts,
+    hasher,
+    ...(config.initialAdminPassword ? { configuredPassword: config.initialAdminPassword } : {}),
+  });
 
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const orgs = new OrgStore(db, box, clock);
@@ -177,7 +217,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const tokenCaches = new TokenCacheStore(db, box, clock);
   const events = new OperationalEventStore(db, clock);
   const jobs = new JobStore(db, storage.engine);
-  const lock = createOrgLock({ leases: new LeaseStore(db), clock, owner, sleep: (ms: number) => sleep(ms) });
+  const leases = new LeaseStore(db);
+  const lock = createOrgLock({ leases, clock, owner, sleep: (ms: number) => sleep(ms) });
   const microsoftCaPem = config.microsoftCaFile ? await readFile(config.microsoftCaFile, "utf8") : undefined;
   const entra = createEntraClient({
     loginBaseUrl: config.loginBaseUrl,
@@ -270,8 +311,20 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const alertChannels = new AlertChannelStore(db, box);
   const alertPolicies = new AlertPolicyStore(db);
   const alertTemplates = new AlertTemplateStore(db);
-  const emergencies = new EmergencyStore(db, storage.engine, box);
-  const outbox = new AlertOutboxStore(db, storage.engine, box);
+  // Stores announce committed changes to emergencies; the web board listens (and polls for other instances').
+  const emergencyFeed = createInProcessEmergencyFeed({ log: logger });
+  const announce = { onChanged: (emergencyId: string) => emergencyFeed.publish(emergencyId) };
+  const emergencies = new EmergencyStore(db, storage.engine, box, announce);
+  const outbox = new AlertOutboxStore(db, storage.engine, box, announce);
+  const changePoller = createEmergencyChangePoller({
+    source: emergencies,
+    feed: emergencyFeed,
+    clock,
+    ...(typeof options.board?.pollIntervalMs === "number"
+      ? { intervalMs: options.board.pollIntervalMs }
+      : {}),
+    log: logger,
+  });
   // A row stays with its sender well beyond one attempt's timeout; after a crash it is taken over then.
   const alertLeaseMs = Math.max(config.workLeaseMs, 3 * config.channelTimeoutMs);
   const alertAttempts = new Counter({
@@ -480,6 +533,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     store: jobs,
     clock,
     owner,
+    // Extended while a job runs: a dead instance's jobs go to another one within this, a live one keeps its own.
+    leaseMs: config.workLeaseMs,
     handlers: {
       [JOB_TOKEN_REFRESH]: async (job) => {
         await keeper.refresh(job.orgId!, "scheduled");
@@ -489,6 +544,12 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         await keeper.sweepSecretExpiry();
         // Abandoned sign-ins leave their state rows behind; the daily sweep removes the expired ones.
         await pending.purgeExpired(clock.now());
+        // Web sessions nobody came back to, and sign-in failure counters past their window.
+        await webSessions.purgeExpired(
+          clock.now() - config.sessionAbsoluteMs,
+          clock.now() - config.sessionIdleMs,
+        );
+        await loginThrottle.purge(clock.now() - 86_400_000);
         // Drill captures hold message content; they go a week after their drill (the admin API purges too).
         await drills.purgeCapturesEndedBefore(clock.now() - DRILL_CAPTURE_RETENTION_MS, clock.now());
       },
@@ -514,7 +575,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     checkStorage: async () => {
       await sql`select 1`.execute(db);
     },
-    jobsRunning: () => options.jobIntervalMs === false || scheduler.isRunning(),
+    jobsRunning: () => !stopping && (options.jobIntervalMs === false || scheduler.isRunning()),
     registry: metricsRegistry,
     ...(config.tls
       ? {
@@ -528,6 +589,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       : {}),
   });
   installErrorHandler(app);
+  registerApiAudit(app, audit);
   const admin = requireAdmin((token) => verifyAdminToken(db, token));
   registerOrgRoutes(app, {
     orgs,
@@ -579,22 +641,77 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     requireAdmin: admin,
   });
   registerAckRoutes(app, { acknowledger });
+  const testSender = createTestAlertSender({
+    channels: alertChannels,
+    orgs,
+    drivers,
+    clock,
+    testMessage: testAlertMessage,
+  });
   registerAlertConfigRoutes(app, {
     orgs,
     channels: alertChannels,
     policies: alertPolicies,
     templates: alertTemplates,
     drivers,
-    testSender: createTestAlertSender({
-      channels: alertChannels,
-      orgs,
-      drivers,
-      clock,
-      testMessage: testAlertMessage,
-    }),
+    testSender,
     clock,
     publicUrl,
     requireAdmin: admin,
+  });
+  registerWebApp(app, {
+    clock,
+    publicUrl,
+    loginBaseUrl: config.loginBaseUrl,
+    inbound: { port: config.port, tls: config.tls !== undefined },
+    sessionLifetime: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs },
+    accounts,
+    sessions: webSessions,
+    loginThrottle,
+    audit,
+    hasher,
+    orgs,
+    onOrgUpdated: async (org, fields) => {
+      if (fields.includes("webhookBaseUrl") || fields.includes("notificationMode"))
+        await subscriptionKeeper.scheduleEnsure(org.id);
+    },
+    connect,
+    tokens: keeper,
+    subscriptions: {
+      status: (orgId) => subscriptionKeeper.subscriptionStatus(orgId),
+      renew: (orgId) => subscriptionKeeper.renew(orgId),
+    },
+    messageCounts: (orgId) => seen.countBySource(orgId),
+    events,
+    runChecks: createOrgChecks({
+      clock,
+      publicUrl,
+      loginBaseUrl: config.loginBaseUrl,
+      graphBaseUrl: config.graphBaseUrl,
+      ...(microsoftCaPem ? { extraCaPem: microsoftCaPem } : {}),
+      ...(config.tls ? { certFile: config.tls.certFile } : {}),
+      orgState: async (orgId) => {
+        const org = await orgs.get(orgId);
+        if (org === undefined) return undefined;
+        return {
+          org,
+          connection: await connections.get(orgId),
+          subscriptions: await subscriptions.listByOrg(orgId),
+        };
+      },
+    }),
+    alerting: {
+      feed: emergencyFeed,
+      emergencies,
+      deliveries: outbox,
+      acknowledger,
+      channels: alertChannels,
+      policies: alertPolicies,
+      templates: alertTemplates,
+      drivers,
+      testSender,
+      ...(options.board?.heartbeatMs ? { heartbeatMs: options.board.heartbeatMs } : {}),
+    },
   });
   options.extraRoutes?.(app);
   metricsRegistry.registerMetric(messagesReceived);
@@ -611,6 +728,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   // Deliveries a crash left pending get their jobs back; due ones go out at once.
   await outboxWorker.recover();
   await app.listen({ host: config.host, port: config.port });
+  await changePoller.pollOnce();
+  if (options.board?.pollIntervalMs !== false) changePoller.start();
   let inboxTimer: NodeJS.Timeout | undefined;
   if (options.jobIntervalMs !== false) {
     scheduler.start(options.jobIntervalMs ?? 1000);
@@ -626,6 +745,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   return {
     url: `${config.tls ? "https" : "http"}://${host}:${port}`,
     ...(generatedToken ? { generatedAdminToken: generatedToken } : {}),
+    ...(firstAdmin ? { firstAdmin } : {}),
     scheduler,
     nextJobAt: () => jobs.nextRunAt(),
     listJobs: () => jobs.list(),
@@ -644,19 +764,36 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       outbox,
       worker: outboxWorker,
       raiser,
+      feed: emergencyFeed,
+      changePoller,
       async idle() {
         while (alertWork.size > 0) await Promise.allSettled([...alertWork]);
         await outboxWorker.idle();
       },
     },
     async close() {
+      // SIGTERM: /readyz says 503 from now on; new connections are refused (a load balancer sends them to another
+      // instance) while requests in flight finish.
       stopping = true;
-      if (inboxTimer) clearInterval(inboxTimer);
-      await draining?.catch(() => {});
-      await scheduler.stop();
-      await Promise.allSettled([...alertWork]);
-      await outboxWorker.close();
       await app.close();
+      if (inboxTimer) clearInterval(inboxTimer);
+      worker.stop();
+      // Work in hand finishes (alert sends get their channel timeout); what was claimed and not started goes back.
+      await Promise.all([
+        draining?.catch(() => {}),
+        scheduler.stop(),
+        changePoller.stop(),
+        outboxWorker.close({ graceMs: config.channelTimeoutMs }),
+        Promise.allSettled([...alertWork]),
+      ]);
+      // Whatever this instance still holds is free for the others now, not after its lease.
+      await Promise.all([
+        jobs.releaseAllOf(owner),
+        inbox.releaseAllOf(owner),
+        leases.releaseAllOf(owner),
+      ]).catch((error: unknown) =>
+        logger.error({ err: error }, "could not release every claim; they expire with their lease"),
+      );
       await inboxWriter?.close();
       await storage.close();
     },

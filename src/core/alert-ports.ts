@@ -59,6 +59,14 @@ export interface OutboxRepository {
   replay(id: string, input: ReplayInput): Promise<{ replayed: boolean; delivery: Delivery } | undefined>;
   get(id: string): Promise<Delivery | undefined>;
   pendingDueTimes(): Promise<{ id: string; orgId: string; at: number }[]>;
+  /** Claimed rows never sent, back to pending and unleased (the claim uncounted), with `jobs` applied. */
+  release(ids: readonly string[], owner: string, jobs: JobChanges, now: number): Promise<void>;
+  /** Every pending row `owner` holds, unleased, with `jobsFor(released)` applied. Returns how many. */
+  releaseAllOf(
+    owner: string,
+    now: number,
+    jobsFor: (released: { id: string; orgId: string }[]) => JobChanges,
+  ): Promise<number>;
 }
 
 export interface AckTokenRow {

@@ -5,14 +5,15 @@ import type { Emergency, LocationQuality } from "./emergency.ts";
 
 /**
  * - `open`: alerts went out (or are going out) and nobody acknowledged yet.
- * - `acknowledged`: someone acknowledged (by link or API); escalation and repeats stopped.
+ * - `acknowledged`: someone acknowledged (by link, API or web app); escalation and repeats stopped.
  * - `unrouted`: no policy matched, so nobody was notified (a test call without a test policy, or a real call
  *   without any policy, which also raises a critical operational event).
  */
 export type EmergencyState = "open" | "acknowledged" | "unrouted";
 export const EMERGENCY_STATES: readonly EmergencyState[] = ["open", "acknowledged", "unrouted"];
 
-export type AcknowledgedVia = "link" | "api";
+/** `web`: a signed-in responder on the board or the emergency page. */
+export type AcknowledgedVia = "link" | "api" | "web";
 
 export interface Acknowledgement {
   at: number;
@@ -79,5 +80,9 @@ export interface EmergencyFilter {
   /** Detected before (epoch ms). */
   until?: number;
   state?: EmergencyState;
+  /** Test calls only (true) or real calls only (false). */
+  isTest?: boolean;
+  /** Keyset paging, newest first: only emergencies listed after this one (detected earlier, or same time and smaller id). */
+  before?: { detectedAt: number; id: string };
   limit: number;
 }

@@ -18,6 +18,9 @@ export type ErrorCode =
   | "ERR_CHANNEL_IN_USE"
   | "ERR_CHANNEL_DISABLED"
   | "ERR_DELIVERY_STATE"
+  | "ERR_FORBIDDEN"
+  | "ERR_CSRF"
+  | "ERR_LOGIN_THROTTLED"
   | "ERR_INTERNAL";
 
 // One table so the HTTP layer never invents its own mapping; a storage outage must be 5xx so Graph retries.
@@ -43,6 +46,12 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_CHANNEL_DISABLED: 409,
   // Only dead deliveries can be replayed.
   ERR_DELIVERY_STATE: 409,
+  // Signed in, but the account's role does not allow this (web app).
+  ERR_FORBIDDEN: 403,
+  // A state-changing web request without this session's CSRF token, or one a browser marked as cross-site.
+  ERR_CSRF: 403,
+  // Too many failed sign-ins for this username or address; answered with Retry-After.
+  ERR_LOGIN_THROTTLED: 429,
   ERR_INTERNAL: 500,
 };
 

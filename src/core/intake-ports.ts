@@ -48,6 +48,8 @@ export interface InboxQueue {
   ): Promise<void>;
   /** Not done yet (Graph throttled the fetch, storage hiccup): try again at `retryAt`. */
   retry(id: string, owner: string, error: string, retryAt: number): Promise<void>;
+  /** Claimed but never started (the worker is stopping): free for any worker at once, the claim uncounted. */
+  release(ids: readonly string[], owner: string): Promise<void>;
 }
 
 /** How a new Teams chat message reached the relay. */

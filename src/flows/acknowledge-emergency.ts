@@ -39,6 +39,8 @@ export interface Acknowledger {
   byLink(token: string, by: string | null): Promise<AckResult | undefined>;
   /** `POST /api/emergencies/{id}/ack`; throws ERR_NOT_FOUND for an unknown id. */
   byApi(emergencyId: string, by: string): Promise<AckResult>;
+  /** A signed-in responder in the web app (`by`: their name); throws ERR_NOT_FOUND for an unknown id. */
+  byWeb(emergencyId: string, by: string): Promise<AckResult>;
 }
 
 const nothingToLog: FlowLog = { info() {}, warn() {}, error() {} };
@@ -69,7 +71,12 @@ export function createAcknowledger(deps: AcknowledgerDeps): Acknowledger {
   ): Promise<AckResult> {
     const at = deps.clock.now();
     const who = by ?? "someone who gave no name";
-    const how = via === "api" ? "through the API" : `with the link sent to ${channel.name ?? "a channel"}`;
+    const how =
+      via === "api"
+        ? "through the API"
+        : via === "web"
+          ? "in the web app"
+          : `with the link sent to ${channel.name ?? "a channel"}`;
     const outcome = await deps.emergencies.acknowledge({
       id: emergency.id,
       acknowledgement: { at, by, via, channelId: channel.id },
@@ -99,6 +106,12 @@ export function createAcknowledger(deps: AcknowledgerDeps): Acknowledger {
     };
   }
 
+  async function byId(emergencyId: string, by: string, via: "api" | "web"): Promise<AckResult> {
+    const emergency = await deps.emergencies.get(emergencyId);
+    if (emergency === undefined) throw new RelayError("ERR_NOT_FOUND", `Emergency ${emergencyId} not found`);
+    return acknowledge(emergency, by, via, { id: null, name: null });
+  }
+
   return {
     lookup,
     async byLink(token, by) {
@@ -106,11 +119,7 @@ export function createAcknowledger(deps: AcknowledgerDeps): Acknowledger {
       if (link === undefined) return undefined;
       return acknowledge(link.emergency, by, "link", { id: link.channelId, name: link.channelName });
     },
-    async byApi(emergencyId, by) {
-      const emergency = await deps.emergencies.get(emergencyId);
-      if (emergency === undefined)
-        throw new RelayError("ERR_NOT_FOUND", `Emergency ${emergencyId} not found`);
-      return acknowledge(emergency, by, "api", { id: null, name: null });
-    },
+    byApi: (emergencyId, by) => byId(emergencyId, by, "api"),
+    byWeb: (emergencyId, by) => byId(emergencyId, by, "web"),
   };
 }

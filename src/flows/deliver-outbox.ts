@@ -76,8 +76,12 @@ export interface OutboxWorker {
   replay(deliveryId: string): Promise<Delivery>;
   /** Resolves when nothing is being sent. */
   idle(): Promise<void>;
-  /** Aborts sends in flight (they finish as retries) and waits for them. */
-  close(): Promise<void>;
+  /**
+   * Stops claiming and starting sends; rows claimed but not started are handed back, due at once for any instance.
+   * Sends in flight get `graceMs` (default 0) to finish, then are aborted (they finish as retries); resolves when
+   * none is left.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 const nothingToLog: FlowLog = { info() {}, warn() {}, error() {} };
@@ -89,6 +93,8 @@ export function createOutboxWorker(deps: OutboxWorkerDeps): OutboxWorker {
   const concurrency = Math.max(1, deps.concurrency ?? 8);
   const abort = new AbortController();
   const inFlight = new Set<Promise<void>>();
+  /** Batches being sent: each ends by handing back what it did not start. */
+  const dispatching = new Set<Promise<void>>();
   let draining: Promise<number> | undefined;
   let drainAgain = false;
   let closed = false;
@@ -98,15 +104,41 @@ export function createOutboxWorker(deps: OutboxWorkerDeps): OutboxWorker {
     return work.finally(() => inFlight.delete(work));
   }
 
-  async function dispatch(claimed: readonly ClaimedDelivery[]): Promise<void> {
-    await runLimited(claimed, concurrency, (delivery) =>
-      track(
-        // The row stays leased; its job takes it over when the lease runs out.
-        attempt(delivery).catch((error: unknown) =>
-          log.error({ deliveryId: delivery.id, err: error }, "could not finish an alert delivery attempt"),
+  function dispatch(claimed: readonly ClaimedDelivery[]): Promise<void> {
+    const work = dispatchAll(claimed).finally(() => dispatching.delete(work));
+    dispatching.add(work);
+    return work;
+  }
+
+  async function dispatchAll(claimed: readonly ClaimedDelivery[]): Promise<void> {
+    const started = await runLimited(
+      claimed,
+      concurrency,
+      (delivery) =>
+        track(
+          // The row stays leased; its job takes it over when the lease runs out.
+          attempt(delivery).catch((error: unknown) =>
+            log.error({ deliveryId: delivery.id, err: error }, "could not finish an alert delivery attempt"),
+          ),
         ),
-      ),
+      () => closed,
     );
+    if (started < claimed.length) await release(claimed.slice(started));
+  }
+
+  /** Never sent: back to the outbox with their jobs due now, so another instance sends them without waiting. */
+  async function release(unsent: readonly ClaimedDelivery[]): Promise<void> {
+    const now = deps.clock.now();
+    try {
+      await deps.outbox.release(
+        unsent.map((d) => d.id),
+        deps.owner,
+        { schedule: unsent.map((d) => deliveryJob(d, now)) },
+        now,
+      );
+    } catch (error) {
+      log.error({ err: error }, "could not hand unsent alerts back; they are sent after their lease");
+    }
   }
 
   async function attempt(delivery: ClaimedDelivery): Promise<void> {
@@ -240,7 +272,14 @@ export function createOutboxWorker(deps: OutboxWorkerDeps): OutboxWorker {
   async function drainOnce(): Promise<number> {
     let total = 0;
     while (!closed) {
-      const claimed = await deps.outbox.claim(deps.owner, deps.clock.now(), deps.leaseMs, batchSize);
+      // No more than can be sent at once: a claimed row waiting for a free lane could outlive its lease and be
+      // sent by another instance as well.
+      const claimed = await deps.outbox.claim(
+        deps.owner,
+        deps.clock.now(),
+        deps.leaseMs,
+        Math.min(batchSize, concurrency),
+      );
       if (claimed.length === 0) break;
       await dispatch(claimed);
       total += claimed.length;
@@ -339,10 +378,24 @@ export function createOutboxWorker(deps: OutboxWorkerDeps): OutboxWorker {
         await Promise.allSettled([...inFlight, draining]);
       }
     },
-    async close() {
+    async close(options = {}) {
       closed = true;
+      const busy = () => Promise.allSettled([...inFlight, ...dispatching, draining]);
+      if ((options.graceMs ?? 0) > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.graceMs)));
+        await Promise.race([busy(), grace]);
+        clearTimeout(timer);
+      }
       abort.abort();
-      await Promise.allSettled([...inFlight, draining]);
+      await busy();
+      // Rows whose attempt could not be recorded (storage trouble) would otherwise wait out their lease.
+      const now = deps.clock.now();
+      await deps.outbox
+        .releaseAllOf(deps.owner, now, (released) => ({
+          schedule: released.map((row) => deliveryJob(row, now)),
+        }))
+        .catch((error: unknown) => log.error({ err: error }, "could not hand the last alerts back"));
     },
   };
 }
@@ -409,16 +462,19 @@ function timelineFor(
   return events;
 }
 
+/** Runs `run` over `items`, `limit` at a time, starting no more once `stop()` is true; returns how many started. */
 async function runLimited<T>(
   items: readonly T[],
   limit: number,
   run: (item: T) => Promise<void>,
-): Promise<void> {
+  stop: () => boolean = () => false,
+): Promise<number> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await run(items[next++]!);
+    while (next < items.length && !stop()) await run(items[next++]!);
   });
   await Promise.all(lanes);
+  return next;
 }
 
 function iso(epochMs: number): string {

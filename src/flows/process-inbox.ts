@@ -104,6 +104,8 @@ export interface InboxWorkerStats {
 export interface InboxWorker {
   /** Claims one batch of due items and processes it; returns how many items it claimed. */
   runOnce(): Promise<number>;
+  /** Shutting down: items in hand are finished, claimed ones not yet started are handed back; no new claims. */
+  stop(): void;
   stats(): InboxWorkerStats;
 }
 
@@ -128,6 +130,7 @@ export function createInboxWorker(deps: InboxWorkerDeps): InboxWorker {
   const retryForMs = deps.retryForMs ?? 24 * 3_600_000;
   const stats: InboxWorkerStats = { processed: 0, rejected: 0, retried: 0, handedOff: 0, rejectedBy: {} };
   const lastRejectionEvent = new Map<string, number>();
+  let stopped = false;
 
   const processed = (note: string, subscriptionId: string | null = null): Outcome => ({
     kind: "processed",
@@ -415,13 +418,23 @@ export function createInboxWorker(deps: InboxWorkerDeps): InboxWorker {
 
   return {
     async runOnce() {
+      if (stopped) return 0;
       const items = await deps.inbox.claim(deps.owner, deps.clock.now(), leaseMs, batchSize);
       let next = 0;
       const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-        while (next < items.length) await handle(items[next++]!);
+        while (next < items.length && !stopped) await handle(items[next++]!);
       });
       await Promise.all(lanes);
-      return items.length;
+      // Another instance takes these at once instead of after the lease.
+      if (next < items.length)
+        await deps.inbox.release(
+          items.slice(next).map((i) => i.id),
+          deps.owner,
+        );
+      return next;
+    },
+    stop() {
+      stopped = true;
     },
     stats: () => ({ ...stats, rejectedBy: { ...stats.rejectedBy } }),
   };

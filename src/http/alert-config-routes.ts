@@ -1,20 +1,24 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AlertChannel, ChannelDrivers, ParsedChannelConfig } from "../core/alert-channel.ts";
 import { parseChannelCommon } from "../core/alert-channel-input.ts";
-import { CHANNEL_TYPES, type ChannelType } from "../core/alert.ts";
 import { parsePolicyInput, parsePolicyPatch } from "../core/alert-policy-input.ts";
-import type { AlertPolicy } from "../core/alert-policy.ts";
 import {
   DEFAULT_TEMPLATES,
   TEMPLATE_KINDS,
   TEMPLATE_VARIABLES,
-  type AlertTemplate,
   type TemplateKind,
 } from "../core/alert-template.ts";
 import { parseTemplateInput, parseTemplateKind } from "../core/alert-template-input.ts";
-import { buildEmergencyAlert, buildOperationalAlert, sampleEmergency } from "../core/build-alert-message.ts";
+import {
+  channelConfigOf,
+  channelInUseError,
+  channelTypeOf,
+  parseChannelConfig,
+} from "../core/channel-config-input.ts";
 import type { Clock } from "../core/clock.ts";
 import { RelayError } from "../core/errors.ts";
+import { policyFieldsOf } from "../core/policy-fields.ts";
+import { previewTemplate } from "../core/template-preview.ts";
 import { ValidationError, type FieldProblem } from "../core/validation-error.ts";
 import type { TestAlertSender } from "../flows/send-test-alert.ts";
 import type { AlertChannelStore } from "../storage/alert-channel-store.ts";
@@ -88,10 +92,10 @@ export function registerAlertConfigRoutes(app: FastifyInstance, deps: AlertConfi
     const common = parseChannelCommon(request.body, "create");
     const problems: FieldProblem[] = common.ok ? [] : [...common.problems];
     // The type's own fields are checked even when a common one is wrong: every bad field at once.
-    const type = typeOf(request.body);
-    const config = common.ok ? common.value.config : restOf(request.body);
+    const type = channelTypeOf(request.body);
+    const config = common.ok ? common.value.config : channelConfigOf(request.body);
     const parsed =
-      type === undefined ? undefined : parseConfig(() => deps.drivers.parse(type, config), problems);
+      type === undefined ? undefined : parseChannelConfig(() => deps.drivers.parse(type, config), problems);
     if (problems.length > 0 || !common.ok || parsed === undefined)
       throw new ValidationError(problems, "channel");
     const channel = await deps.channels.create(
@@ -125,12 +129,12 @@ export function registerAlertConfigRoutes(app: FastifyInstance, deps: AlertConfi
     const channel = await channelOf(orgId, id);
     const common = parseChannelCommon(request.body, "update");
     const problems: FieldProblem[] = common.ok ? [] : [...common.problems];
-    const config = common.ok ? common.value.config : restOf(request.body);
+    const config = common.ok ? common.value.config : channelConfigOf(request.body);
     let parsed: ParsedChannelConfig | undefined;
     if (Object.keys(config).length > 0) {
       const current = await deps.channels.withSecrets(id);
       const existing = { settings: channel.settings, secrets: current?.target.secrets ?? {} };
-      parsed = parseConfig(() => deps.drivers.parse(channel.type, config, existing), problems);
+      parsed = parseChannelConfig(() => deps.drivers.parse(channel.type, config, existing), problems);
     }
     if (problems.length > 0 || !common.ok) throw new ValidationError(problems, "channel");
     const updated = await deps.channels.update(
@@ -156,15 +160,8 @@ export function registerAlertConfigRoutes(app: FastifyInstance, deps: AlertConfi
   app.delete<{ Params: ItemParams }>("/api/org/:orgId/channels/:id", admin, async (request, reply) => {
     const { orgId, id } = request.params;
     await channelOf(orgId, id);
-    const users = (await deps.policies.list(orgId)).filter((p) =>
-      p.tiers.some((t) => t.channelIds.includes(id)),
-    );
-    if (users.length > 0) {
-      throw new RelayError(
-        "ERR_CHANNEL_IN_USE",
-        `Channel ${id} is used by ${users.length === 1 ? "policy" : "policies"} ${users.map((p) => `"${p.name}" (${p.id})`).join(", ")}; remove it from them first`,
-      );
-    }
+    const inUse = channelInUseError(await deps.policies.list(orgId), id);
+    if (inUse) throw inUse;
     await deps.channels.delete(orgId, id);
     request.log.info({ orgId, channelId: id }, "alert channel deleted");
     return reply.code(204).send();
@@ -208,7 +205,7 @@ export function registerAlertConfigRoutes(app: FastifyInstance, deps: AlertConfi
   app.patch<{ Params: ItemParams }>("/api/org/:orgId/policies/:id", adminWithBody, async (request) => {
     const { orgId, id } = request.params;
     const current = await policyOf(orgId, id);
-    const parsed = parsePolicyPatch(request.body, fieldsOf(current), await channelIds(orgId));
+    const parsed = parsePolicyPatch(request.body, policyFieldsOf(current), await channelIds(orgId));
     if (!parsed.ok) throw new ValidationError(parsed.problems, "policy");
     const updated = await deps.policies.replace(orgId, id, parsed.value, now());
     if (updated === undefined)
@@ -277,75 +274,8 @@ export function registerAlertConfigRoutes(app: FastifyInstance, deps: AlertConfi
       const org = (await deps.orgs.get(orgId))!;
       return {
         kind,
-        message: preview(kind, parsed.value, { id: org.id, name: org.name }, deps.publicUrl, now()),
+        message: previewTemplate(kind, parsed.value, { id: org.id, name: org.name }, deps.publicUrl, now()),
       };
     },
   );
-}
-
-function preview(
-  kind: TemplateKind,
-  template: AlertTemplate,
-  org: { id: string; name: string },
-  publicUrl: string,
-  now: number,
-) {
-  if (kind === "operational") {
-    return buildOperationalAlert({
-      id: "dl_preview",
-      event: {
-        kind: "reauth_required",
-        severity: "critical",
-        message: "The service user's sign-in was revoked; connect it again.",
-        createdAt: now,
-      },
-      org,
-      template,
-    });
-  }
-  return buildEmergencyAlert({
-    id: "dl_preview",
-    emergencyId: "em_preview",
-    emergency: sampleEmergency(kind === "test"),
-    org,
-    tier: kind === "escalation" ? 1 : 0,
-    repeat: 0,
-    template,
-    ackUrl: `${publicUrl}/ack/EXAMPLE-TOKEN`,
-    occurredAt: now,
-  });
-}
-
-/** A channel type's `parse` throws ValidationError; its problems join the common ones. */
-function parseConfig(
-  parse: () => ParsedChannelConfig,
-  problems: FieldProblem[],
-): ParsedChannelConfig | undefined {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof ValidationError) {
-      problems.push(...error.problems);
-      return undefined;
-    }
-    throw error;
-  }
-}
-
-function typeOf(body: unknown): ChannelType | undefined {
-  const type = (body as { type?: unknown } | null)?.type;
-  return typeof type === "string" && (CHANNEL_TYPES as readonly string[]).includes(type)
-    ? (type as ChannelType)
-    : undefined;
-}
-
-function restOf(body: unknown): Record<string, unknown> {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return {};
-  const { type: _type, name: _name, enabled: _enabled, ...rest } = body as Record<string, unknown>;
-  return rest;
-}
-
-function fieldsOf(policy: AlertPolicy) {
-  const { id: _id, orgId: _orgId, createdAt: _c, updatedAt: _u, ...fields } = policy;
-  return fields;
 }

@@ -61,13 +61,14 @@ export function registerConnectRoutes(
           userPrincipalName: connection.userPrincipalName,
           displayName: connection.userDisplayName,
           tenantId: connection.tenantId,
+          orgId,
         }),
       };
     } catch (error) {
       if (!(error instanceof RelayError)) throw error;
       return {
         status: error.httpStatus,
-        html: connectFailureView({ reason: error.message, code: error.code }),
+        html: connectFailureView({ reason: error.message, code: error.code, orgId }),
       };
     }
   };

@@ -13,6 +13,8 @@ export interface HttpAppDeps {
   logger: Logger;
   /** Resolves when storage answers; rejects with the reason otherwise. */
   checkStorage(): Promise<void>;
+  /** How long `/readyz` waits for `checkStorage` before it answers 503 (default 2000 ms). */
+  readyTimeoutMs?: number;
   /** False once shutdown began or background jobs stopped. */
   jobsRunning(): boolean;
   trustProxy: boolean;
@@ -38,11 +40,20 @@ export function createHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const checks: Record<string, string> = {};
+    // Bounded: a load balancer's health check needs its 503 while the database does not answer at all (a pool
+    // waiting for a connection would otherwise hold the request past the checker's own timeout).
+    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = deps.readyTimeoutMs ?? 2000;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      await deps.checkStorage();
+      await Promise.race([deps.checkStorage(), timedOut]);
       checks.storage = "ok";
     } catch (error) {
       checks.storage = `unreachable: ${(error as Error).message}`;
+    } finally {
+      clearTimeout(timer);
     }
     checks.jobs = deps.jobsRunning() ? "ok" : "stopped";
     const ready = Object.values(checks).every((v) => v === "ok");

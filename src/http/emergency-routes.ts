@@ -13,6 +13,7 @@ import type {
   TimelineEvent,
 } from "../core/emergency-record.ts";
 import { parseEmergencyQuery } from "../core/emergency-query.ts";
+import { parseNoteBody } from "../core/note-input.ts";
 import { RelayError } from "../core/errors.ts";
 import type { Clock } from "../core/clock.ts";
 import { ValidationError } from "../core/validation-error.ts";
@@ -45,7 +46,6 @@ export interface EmergencyRoutesDeps {
 }
 
 const BODY_LIMIT = 16 * 1024;
-const MAX_NOTE_LENGTH = 2000;
 
 /** The emergency record over the admin API: list, detail with timeline and deliveries, acknowledge, notes, replay. */
 export function registerEmergencyRoutes(app: FastifyInstance, deps: EmergencyRoutesDeps): void {
@@ -84,21 +84,8 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: EmergencyRou
     "/api/emergencies/:id/notes",
     adminWithBody,
     async (request, reply) => {
-      const body = request.body as Record<string, unknown> | null;
-      const text = typeof body === "object" && body !== null ? body.text : undefined;
-      const problems = [];
-      if (typeof text !== "string" || text.trim() === "" || text.length > MAX_NOTE_LENGTH)
-        problems.push({
-          field: "text",
-          reason: `must be a non-empty string of at most ${MAX_NOTE_LENGTH} characters`,
-        });
-      for (const key of Object.keys(body ?? {}))
-        if (key !== "text" && key !== "by")
-          problems.push({ field: key, reason: "is not a known field (expected text, by)" });
-      const by = body?.by;
-      if (by !== undefined && (typeof by !== "string" || by.length > 100))
-        problems.push({ field: "by", reason: "must be a string of at most 100 characters" });
-      if (problems.length > 0) throw new ValidationError(problems, "note");
+      const parsed = parseNoteBody(request.body);
+      if (!parsed.ok) throw new ValidationError(parsed.problems, "note");
       const record = await found(request.params.id);
       const at = deps.clock.now();
       await deps.emergencies.addTimeline([
@@ -106,8 +93,8 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: EmergencyRou
           emergencyId: record.id,
           at,
           kind: "note",
-          message: (text as string).trim(),
-          details: typeof by === "string" && by.trim() !== "" ? { by: by.trim() } : null,
+          message: parsed.value.text,
+          details: parsed.value.by === null ? null : { by: parsed.value.by },
         },
       ]);
       return reply.code(201).send({ at: new Date(at).toISOString(), kind: "note" });

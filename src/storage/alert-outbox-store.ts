@@ -16,6 +16,7 @@ import type {
   OutboxRepository,
   ReplayInput,
 } from "../core/alert-ports.ts";
+import type { NewTimelineEvent } from "../core/emergency-record.ts";
 import type { SecretBox } from "../core/secret-box.ts";
 import { JobStore } from "./job-store.ts";
 import { insertTimeline } from "./emergency-timeline.ts";
@@ -37,11 +38,23 @@ export class AlertOutboxStore implements OutboxRepository {
   readonly #db: Kysely<Database>;
   readonly #engine: Engine;
   readonly #box: SecretBox;
+  readonly #onChanged: (emergencyId: string) => void;
 
-  constructor(db: Kysely<Database>, engine: Engine, box: SecretBox) {
+  constructor(
+    db: Kysely<Database>,
+    engine: Engine,
+    box: SecretBox,
+    /** `onChanged`: after a commit that added to an emergency's timeline (the live board's feed). */
+    options: { onChanged?(emergencyId: string): void } = {},
+  ) {
     this.#db = db;
     this.#engine = engine;
     this.#box = box;
+    this.#onChanged = options.onChanged ?? (() => {});
+  }
+
+  #announce(timeline: readonly NewTimelineEvent[]): void {
+    for (const id of new Set(timeline.map((e) => e.emergencyId))) this.#onChanged(id);
   }
 
   /** Stores new rows (operational alerts) in one transaction; with `claim`, they come back leased to its owner. */
@@ -84,7 +97,7 @@ export class AlertOutboxStore implements OutboxRepository {
    * row was updated.
    */
   async finish(input: FinishAttempt): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    const held = await this.#db.transaction().execute(async (trx) => {
       const { decision, attempt } = input;
       const detail = attempt.detail === null ? null : attempt.detail.slice(0, MAX_DETAIL);
       await trx
@@ -149,6 +162,8 @@ export class AlertOutboxStore implements OutboxRepository {
       }
       return held;
     });
+    this.#announce(input.timeline);
+    return held;
   }
 
   /**
@@ -159,7 +174,7 @@ export class AlertOutboxStore implements OutboxRepository {
     id: string,
     input: ReplayInput,
   ): Promise<{ replayed: boolean; delivery: Delivery } | undefined> {
-    return this.#db.transaction().execute(async (trx) => {
+    const outcome = await this.#db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom("alert_deliveries")
         .selectAll()
@@ -186,6 +201,8 @@ export class AlertOutboxStore implements OutboxRepository {
       await applyJobChanges(trx, this.#engine, input.jobs, input.now);
       return { replayed: true, delivery: toDelivery({ ...row, ...changes }) };
     });
+    if (outcome?.replayed) this.#announce(input.timeline);
+    return outcome;
   }
 
   async get(id: string): Promise<Delivery | undefined> {
@@ -259,6 +276,48 @@ export class AlertOutboxStore implements OutboxRepository {
       orgId: r.org_id,
       at: Math.max(Number(r.next_attempt_at), r.locked_until === null ? 0 : Number(r.locked_until)),
     }));
+  }
+
+  async release(ids: readonly string[], owner: string, jobs: JobChanges, now: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable("alert_deliveries")
+        .set((eb) => ({ locked_by: null, locked_until: null, attempts: eb("attempts", "-", 1) }))
+        .where("id", "in", [...ids])
+        .where("locked_by", "=", owner)
+        .where("status", "=", "pending")
+        .execute();
+      await applyJobChanges(trx, this.#engine, jobs, now);
+    });
+  }
+
+  /**
+   * Every pending row `owner` still holds, handed back together with `jobsFor(released)` (the owner's last act
+   * before it stops, after its sends finished). Returns how many.
+   */
+  async releaseAllOf(
+    owner: string,
+    now: number,
+    jobsFor: (released: { id: string; orgId: string }[]) => JobChanges,
+  ): Promise<number> {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .updateTable("alert_deliveries")
+        .set({ locked_by: null, locked_until: null })
+        .where("locked_by", "=", owner)
+        .where("status", "=", "pending")
+        .returning(["id", "org_id"])
+        .execute();
+      if (rows.length > 0)
+        await applyJobChanges(
+          trx,
+          this.#engine,
+          jobsFor(rows.map((r) => ({ id: r.id, orgId: r.org_id }))),
+          now,
+        );
+      return rows.length;
+    });
   }
 
   #claimed(row: Selectable<AlertDeliveriesTable>): ClaimedDelivery {

@@ -21,23 +21,32 @@ import type {
   RaiseOutcome,
   RaisePlan,
 } from "../core/alert-ports.ts";
+import type { EmergencyChange, EmergencyChangeSource } from "../core/emergency-feed.ts";
 import { applyJobChanges, cancelPendingEscalations, insertDeliveries } from "./alert-outbox-store.ts";
 import { insertTimeline, readTimeline } from "./emergency-timeline.ts";
 import type { Database, EmergenciesTable, Engine } from "./schema.ts";
+import { sortableIdFloor } from "./sortable-id.ts";
+
+export interface EmergencyStoreOptions {
+  /** Called after a commit that changed an emergency (the live board's feed). */
+  onChanged?(emergencyId: string): void;
+}
 
 /**
  * `emergencies`, their timeline and acknowledgement tokens. One emergency per (org, chat, message): raising it
  * again (a duplicate notification, an edit, a retry after a crash) changes nothing and sends nothing.
  */
-export class EmergencyStore implements EmergencyRepository {
+export class EmergencyStore implements EmergencyRepository, EmergencyChangeSource {
   readonly #db: Kysely<Database>;
   readonly #engine: Engine;
   readonly #box: SecretBox;
+  readonly #onChanged: (emergencyId: string) => void;
 
-  constructor(db: Kysely<Database>, engine: Engine, box: SecretBox) {
+  constructor(db: Kysely<Database>, engine: Engine, box: SecretBox, options: EmergencyStoreOptions = {}) {
     this.#db = db;
     this.#engine = engine;
     this.#box = box;
+    this.#onChanged = options.onChanged ?? (() => {});
   }
 
   /** Stores the emergency with its timeline, links and first deliveries, or returns the one already stored. */
@@ -56,7 +65,10 @@ export class EmergencyStore implements EmergencyRepository {
       await applyJobChanges(trx, this.#engine, plan.jobs, plan.record.detectedAt);
       return claimed;
     });
-    if (outcome !== undefined) return { created: true, emergency: plan.record, claimed: outcome };
+    if (outcome !== undefined) {
+      this.#onChanged(plan.record.id);
+      return { created: true, emergency: plan.record, claimed: outcome };
+    }
     const existing = await this.findByMessage(plan.record.orgId, plan.record.chatId, plan.record.messageId);
     if (existing === undefined) throw new Error("emergency insert conflicted but the existing row is gone");
     return { created: false, emergency: existing };
@@ -89,6 +101,15 @@ export class EmergencyStore implements EmergencyRepository {
     if (filter.since !== undefined) query = query.where("detected_at", ">=", filter.since);
     if (filter.until !== undefined) query = query.where("detected_at", "<", filter.until);
     if (filter.state !== undefined) query = query.where("state", "=", filter.state);
+    if (filter.isTest !== undefined) query = query.where("is_test", "=", filter.isTest ? 1 : 0);
+    const before = filter.before;
+    if (before !== undefined)
+      query = query.where((eb) =>
+        eb.or([
+          eb("detected_at", "<", before.detectedAt),
+          eb.and([eb("detected_at", "=", before.detectedAt), eb("id", "<", before.id)]),
+        ]),
+      );
     const rows = await query
       .orderBy("detected_at", "desc")
       .orderBy("id", "desc")
@@ -103,6 +124,20 @@ export class EmergencyStore implements EmergencyRepository {
 
   async addTimeline(events: readonly NewTimelineEvent[]): Promise<void> {
     await insertTimeline(this.#db, events);
+    for (const id of new Set(events.map((e) => e.emergencyId))) this.#onChanged(id);
+  }
+
+  /** Timeline events written at or after `fromAt` (then after `afterId`), by id: what changed lately. */
+  async changesSince(fromAt: number, afterId: string | undefined, limit: number): Promise<EmergencyChange[]> {
+    const floor = sortableIdFloor(fromAt);
+    const rows = await this.#db
+      .selectFrom("emergency_events")
+      .select(["id", "emergency_id", "at"])
+      .where("id", ">", afterId !== undefined && afterId > floor ? afterId : floor)
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, emergencyId: r.emergency_id, at: Number(r.at) }));
   }
 
   /** The emergency a link token belongs to, unless it expired. */
@@ -126,7 +161,7 @@ export class EmergencyStore implements EmergencyRepository {
    */
   async acknowledge(input: AcknowledgeInput): Promise<AcknowledgeOutcome | undefined> {
     const { acknowledgement: ack } = input;
-    return this.#db.transaction().execute(async (trx) => {
+    const outcome = await this.#db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable("emergencies")
         .set({
@@ -156,6 +191,8 @@ export class EmergencyStore implements EmergencyRepository {
       if (row === undefined) return undefined;
       return { acknowledged: updated.numUpdatedRows > 0n, emergency: toRecord(row), cancelled };
     });
+    if (outcome?.acknowledged) this.#onChanged(input.id);
+    return outcome;
   }
 
   /**
@@ -164,7 +201,7 @@ export class EmergencyStore implements EmergencyRepository {
    * worker already moved the counter.
    */
   async advanceEscalation(input: AdvanceEscalationInput): Promise<ClaimedDelivery[] | undefined> {
-    return this.#db.transaction().execute(async (trx) => {
+    const claimed = await this.#db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable("emergencies")
         .set({ escalation_step: input.toStep })
@@ -179,6 +216,8 @@ export class EmergencyStore implements EmergencyRepository {
       await applyJobChanges(trx, this.#engine, input.jobs, input.now);
       return claimed;
     });
+    if (claimed !== undefined) this.#onChanged(input.id);
+    return claimed;
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { link, mkdir, open, readFile, unlink } from "node:fs/promises";
+import { link, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { RelayError } from "../core/errors.ts";
 import { KEY_BYTES } from "./secret-box.ts";
@@ -66,7 +66,7 @@ async function readKeyFile(file: string): Promise<Buffer | undefined> {
       cause: error,
     });
   }
-  const key = decodeKey(text.trim());
+  const key = decodeEncryptionKey(text.trim());
   if (key === undefined) {
     throw new RelayError(
       "ERR_CONFIG",
@@ -79,7 +79,7 @@ async function readKeyFile(file: string): Promise<Buffer | undefined> {
 }
 
 /** The same forms config.ts accepts for RELAY_ENCRYPTION_KEY: 64 hex characters, or base64(url) of 32 bytes. */
-function decodeKey(text: string): Buffer | undefined {
+export function decodeEncryptionKey(text: string): Buffer | undefined {
   if (/^[0-9a-f]{64}$/i.test(text)) return Buffer.from(text, "hex");
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
     const bytes = Buffer.from(text, "base64");
@@ -114,6 +114,47 @@ async function publishKeyFile(file: string, key: Buffer): Promise<boolean> {
     return true;
   } catch (error) {
     throw new RelayError("ERR_CONFIG", `Cannot create the encryption key file ${file}: ${reason(error)}`, {
+      cause: error,
+    });
+  } finally {
+    await unlink(temporary).catch(() => {});
+  }
+}
+
+/** The data directory's key file, or undefined when there is none (never creates one). */
+export async function readEncryptionKeyFile(dataDir: string): Promise<Buffer | undefined> {
+  return readKeyFile(path.join(dataDir, ENCRYPTION_KEY_FILE));
+}
+
+/**
+ * After a key rotation: the old key file stays as `encryption.key.retired-<retiredKeyId>` (backups taken before
+ * the rotation need it), and `encryption.key` holds `key`, replaced atomically (written, fsynced, renamed).
+ * Returns the retired file's path.
+ */
+export async function replaceEncryptionKeyFile(
+  dataDir: string,
+  key: Buffer,
+  retiredKeyId: string,
+): Promise<string> {
+  const file = path.join(dataDir, ENCRYPTION_KEY_FILE);
+  const retired = `${file}.retired-${retiredKeyId}`;
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await link(file, retired).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+    const handle = await open(temporary, "wx", 0o600);
+    try {
+      await handle.writeFile(`${key.toString("base64")}\n`, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+    await syncDirectory(dataDir);
+    return retired;
+  } catch (error) {
+    throw new RelayError("ERR_CONFIG", `Cannot replace the encryption key file ${file}: ${reason(error)}`, {
       cause: error,
     });
   } finally {

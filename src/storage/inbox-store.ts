@@ -189,6 +189,28 @@ export class InboxStore implements InboxQueue {
       .execute();
   }
 
+  async release(ids: readonly string[], owner: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db
+      .updateTable("inbox")
+      .set((eb) => ({ locked_by: null, locked_until: null, attempts: eb("attempts", "-", 1) }))
+      .where("id", "in", [...ids])
+      .where("locked_by", "=", owner)
+      .where("status", "=", "pending")
+      .execute();
+  }
+
+  /** Every pending item `owner` still holds, handed back (its last act before it stops). Returns how many. */
+  async releaseAllOf(owner: string): Promise<number> {
+    const result = await this.#db
+      .updateTable("inbox")
+      .set({ locked_by: null, locked_until: null })
+      .where("locked_by", "=", owner)
+      .where("status", "=", "pending")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Stored items, oldest first, for operators and tests. */
   async list(
     filter: {

@@ -131,6 +131,38 @@ export class JobStore {
       .execute();
   }
 
+  /** Extends claims `owner` still holds (a heartbeat while a job runs). */
+  async extend(ids: readonly string[], owner: string, lockedUntil: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db
+      .updateTable("jobs")
+      .set({ locked_until: lockedUntil })
+      .where("id", "in", [...ids])
+      .where("locked_by", "=", owner)
+      .execute();
+  }
+
+  /** Hands claimed jobs back unrun (shutting down): due again at once for any instance. */
+  async release(ids: readonly string[], owner: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db
+      .updateTable("jobs")
+      .set({ locked_by: null, locked_until: null })
+      .where("id", "in", [...ids])
+      .where("locked_by", "=", owner)
+      .execute();
+  }
+
+  /** Every claim `owner` still holds, handed back (its last act before it stops). Returns how many. */
+  async releaseAllOf(owner: string): Promise<number> {
+    const result = await this.#db
+      .updateTable("jobs")
+      .set({ locked_by: null, locked_until: null })
+      .where("locked_by", "=", owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async nextRunAt(): Promise<number | undefined> {
     const row = await this.#db
       .selectFrom("jobs")

@@ -63,6 +63,12 @@ export class LeaseStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Gives up every lease `owner` holds (shutting down), so other instances need not wait for them to expire. */
+  async releaseAllOf(owner: string): Promise<number> {
+    const result = await this.#db.deleteFrom("leases").where("owner", "=", owner).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** The current holder, if the lease exists and has not expired at `now`. */
   async holder(name: string, now: number): Promise<{ owner: string; expiresAt: number } | undefined> {
     const row = await this.#db

@@ -5,6 +5,11 @@ import type { Database } from "./schema.ts";
 
 export type PendingAuth = PendingAuthRequest;
 
+/** Binds a sealed PKCE verifier to its request's row. */
+export function codeVerifierAad(state: string): string {
+  return `oauth_pending:code_verifier:${state}`;
+}
+
 /** OAuth requests in flight, in the database so the callback may reach any instance. Each is taken once. */
 export class PendingAuthStore {
   readonly #db: Kysely<Database>;
@@ -21,10 +26,7 @@ export class PendingAuthStore {
       .values({
         state: pending.state,
         org_id: pending.orgId,
-        code_verifier_ciphertext: this.#box.seal(
-          pending.codeVerifier,
-          `oauth_pending:code_verifier:${pending.state}`,
-        ),
+        code_verifier_ciphertext: this.#box.seal(pending.codeVerifier, codeVerifierAad(pending.state)),
         nonce: pending.nonce,
         login_hint: pending.loginHint,
         replace_user: pending.replaceUser ? 1 : 0,
@@ -45,7 +47,7 @@ export class PendingAuthStore {
     return {
       state: row.state,
       orgId: row.org_id,
-      codeVerifier: this.#box.open(row.code_verifier_ciphertext, `oauth_pending:code_verifier:${row.state}`),
+      codeVerifier: this.#box.open(row.code_verifier_ciphertext, codeVerifierAad(row.state)),
       nonce: row.nonce,
       loginHint: row.login_hint,
       replaceUser: row.replace_user === 1,

@@ -351,6 +351,57 @@ export interface DrillCapturesTable {
   result_json: string;
 }
 
+// --- Web app (issue 6): accounts, sessions, failed sign-ins and the audit log. ---
+
+export interface WebAccountsTable {
+  id: string;
+  /** Lowercase, unique. */
+  username: string;
+  display_name: string | null;
+  /** `admin`, `responder` or `viewer` (core/account.ts Role). */
+  role: string;
+  /** `scrypt$N$r$p$salt$hash` (src/web/password-hasher.ts); never the password. */
+  password_hash: string;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+  last_login_at: number | null;
+  password_changed_at: number;
+}
+
+export interface WebSessionsTable {
+  /** SHA-256 (hex) of the session id in the cookie; the id itself is never stored. */
+  id_hash: string;
+  account_id: string;
+  created_at: number;
+  last_seen_at: number;
+  /** Messages shown once on the next page (`[{kind, text}]`). */
+  flash_json: string | null;
+}
+
+export interface WebLoginThrottleTable {
+  /** `user:<username>` or `addr:<client address>`. */
+  key: string;
+  failures: number;
+  last_failure_at: number;
+  locked_until: number;
+}
+
+export interface WebAuditLogTable {
+  id: string;
+  at: number;
+  actor_account_id: string | null;
+  /** Username, or `admin API token`. */
+  actor: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  summary: string;
+  /** Field names and non-secret values as JSON. */
+  details_json: string | null;
+  client_address: string | null;
+}
+
 export interface Database {
   orgs: OrgsTable;
   operational_events: OperationalEventsTable;
@@ -377,6 +428,10 @@ export interface Database {
   detection_rules: DetectionRulesTable;
   drills: DrillsTable;
   drill_captures: DrillCapturesTable;
+  web_accounts: WebAccountsTable;
+  web_sessions: WebSessionsTable;
+  web_login_throttle: WebLoginThrottleTable;
+  web_audit_log: WebAuditLogTable;
 }
 
 export type Engine = "sqlite" | "postgres";

@@ -11,3 +11,8 @@ export function sortableId(now: number): string {
   sequence = (sequence + 1) % 36 ** 4;
   return `${now.toString(36).padStart(9, "0")}${sequence.toString(36).padStart(4, "0")}${randomBytes(4).toString("hex")}`;
 }
+
+/** The smallest id `sortableId` can produce at `at` or later: a range-scan bound on time-sorted ids. */
+export function sortableIdFloor(at: number): string {
+  return Math.max(0, Math.floor(at)).toString(36).padStart(9, "0");
+}

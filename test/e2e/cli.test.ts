@@ -130,6 +130,10 @@ test("demo wires the emulator and the relay, connects the org through the real f
   assert.deepEqual(summary.emergency.deliveries, [
     { channel: "Security desk (demo receiver)", status: "delivered", attempts: 1 },
   ]);
+  // The web app's first admin, created on this first start with the data directory, with a password to sign in.
+  assert.equal(summary.webApp.url, `${summary.relayUrl}/login`);
+  assert.equal(summary.webApp.username, "admin");
+  assert.match(summary.webApp.password, /^[A-Za-z0-9_-]{24}$/);
 });
 
 test("demo without --json says the org is connected and how to use it", async () => {
@@ -137,6 +141,10 @@ test("demo without --json says the org is connected and how to use it", async ()
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /Org "Contoso" \(org_[a-z0-9]+\) is connected as emergency-relay@/);
   assert.match(result.stdout, /admin token: +\S{40,}/);
+  assert.match(
+    result.stdout,
+    /web app: +http:\/\/127\.0\.0\.1:\d+\/login +\(sign in as "admin" with \S{24}\)/,
+  );
   assert.match(result.stdout, /alert at the demo receiver \/security-desk/);
   assert.match(result.stdout, /EMERGENCY CALL 911: Pat Jones at Building 4, Floor 2/);
   assert.match(result.stdout, /Acknowledge it: open this link in a browser/);

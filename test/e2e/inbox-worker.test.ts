@@ -106,6 +106,14 @@ class MemoryInbox implements InboxQueue {
     assert.equal(row.lockedBy, owner);
     Object.assign(row, { nextAt: retryAt, lastError: error, lockedBy: null, lockedUntil: 0 });
   }
+  async release(ids: readonly string[], owner: string) {
+    for (const id of ids) {
+      const row = this.rows.get(id)!;
+      assert.equal(row.lockedBy, owner);
+      row.item = { ...row.item, attempts: row.item.attempts - 1 };
+      Object.assign(row, { lockedBy: null, lockedUntil: 0 });
+    }
+  }
   row(id: string) {
     return this.rows.get(id)!;
   }

@@ -11,6 +11,8 @@ export interface RecordedGraphCall {
   status: number;
   /** What the emulator answered. */
   upstreamStatus: number;
+  /** When the call arrived, by the recorder's clock (the test's fake clock when one was given). */
+  at: number;
 }
 
 /**
@@ -27,7 +29,11 @@ export interface GraphRecorder {
   close(): Promise<void>;
 }
 
-export async function startGraphRecorder(emu: Emulator): Promise<GraphRecorder> {
+export async function startGraphRecorder(
+  emu: Emulator,
+  options: { now?: () => number } = {},
+): Promise<GraphRecorder> {
+  const now = options.now ?? (() => Date.now());
   const upstream = new URL(emu.url);
   const lose: { method: string; path: RegExp }[] = [];
   const recorder: GraphRecorder = {
@@ -43,6 +49,7 @@ export async function startGraphRecorder(emu: Emulator): Promise<GraphRecorder> 
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
+    const at = now();
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
@@ -67,12 +74,12 @@ export async function startGraphRecorder(emu: Emulator): Promise<GraphRecorder> 
             const index = lose.findIndex((m) => m.method === method && m.path.test(path));
             if (index !== -1) {
               lose.splice(index, 1);
-              recorder.calls.push({ method, path, status: 502, upstreamStatus });
+              recorder.calls.push({ method, path, status: 502, upstreamStatus, at });
               res.writeHead(502, { "content-type": "text/plain" });
               res.end("connection lost");
               return;
             }
-            recorder.calls.push({ method, path, status: upstreamStatus, upstreamStatus });
+            recorder.calls.push({ method, path, status: upstreamStatus, upstreamStatus, at });
             const headers = { ...answer.headers };
             delete headers["transfer-encoding"];
             res.writeHead(upstreamStatus, headers);

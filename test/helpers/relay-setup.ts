@@ -7,7 +7,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import type { Emulator } from "../../emulator/index.ts";
 import { loadConfig } from "../../src/config.ts";
-import { startRelay, type RunningRelay } from "../../src/main.ts";
+import { startRelay, type RelayOptions, type RunningRelay } from "../../src/main.ts";
 import { control } from "./emulator-setup.ts";
 import type { FakeClock } from "./fake-clock.ts";
 import { httpRequest, type HttpResponse } from "./http-request.ts";
@@ -41,6 +41,8 @@ export async function startTestRelay(
   clock: FakeClock,
   env: Record<string, string> = {},
   reuse?: { dataDir: string; port: number; adminToken: string },
+  /** Further options for `startRelay` (the board's poll and heartbeat). */
+  extra: Pick<RelayOptions, "board"> = {},
 ): Promise<TestRelay> {
   // tmpfs when there is one: these tests check behaviour, and fsync on a real disk dominates their run time.
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
@@ -70,7 +72,12 @@ export async function startTestRelay(
     RELAY_LOG_LEVEL: "debug",
     ...env,
   };
-  const relay = await startRelay(loadConfig(relayEnv), { clock, jobIntervalMs: false, logDestination });
+  const relay = await startRelay(loadConfig(relayEnv), {
+    clock,
+    jobIntervalMs: false,
+    logDestination,
+    ...extra,
+  });
   return {
     relay,
     url: relay.url,
@@ -86,7 +93,7 @@ export async function startTestRelay(
       }),
     async restart() {
       await relay.close();
-      return startTestRelay(emu, clock, env, { dataDir, port, adminToken });
+      return startTestRelay(emu, clock, env, { dataDir, port, adminToken }, extra);
     },
     async close() {
       await relay.close();

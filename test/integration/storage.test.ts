@@ -38,6 +38,10 @@ const ALL_TABLES = [
   "poll_watermarks",
   "seen_messages",
   "subscriptions",
+  "web_accounts",
+  "web_audit_log",
+  "web_login_throttle",
+  "web_sessions",
 ];
 // Every migration the app ships, in the order they run; the first ones are named so a lost one shows.
 const ALL_MIGRATIONS = Object.keys(await migrationProvider("sqlite").getMigrations()).sort();

@@ -42,6 +42,9 @@ describe("loadConfig", () => {
       webexBaseUrl: "https://webexapis.com/v1",
       twilioBaseUrl: "https://api.twilio.com",
       channelTimeoutMs: 10_000,
+      sessionAbsoluteMs: 12 * 3_600_000,
+      sessionIdleMs: 60 * 60_000,
+      initialAdminPassword: undefined,
     });
   });
 
@@ -68,6 +71,9 @@ describe("loadConfig", () => {
         RELAY_WEBEX_BASE_URL: "http://127.0.0.1:9001/v1/",
         RELAY_TWILIO_BASE_URL: "https://twilio.internal.example.com",
         RELAY_CHANNEL_TIMEOUT_MS: "2500",
+        RELAY_SESSION_TTL_HOURS: "8",
+        RELAY_SESSION_IDLE_MINUTES: "15",
+        RELAY_INITIAL_ADMIN_PASSWORD: " correct horse battery staple ",
       },
       { cwd, requirePublicUrl: true },
     );
@@ -93,6 +99,19 @@ describe("loadConfig", () => {
     assert.equal(config.webexBaseUrl, "http://127.0.0.1:9001/v1");
     assert.equal(config.twilioBaseUrl, "https://twilio.internal.example.com");
     assert.equal(config.channelTimeoutMs, 2500);
+    assert.equal(config.sessionAbsoluteMs, 8 * 3_600_000);
+    assert.equal(config.sessionIdleMs, 15 * 60_000);
+    // Passwords are taken exactly as written.
+    assert.equal(config.initialAdminPassword, " correct horse battery staple ");
+  });
+
+  it("refuses a weak initial admin password without echoing it", () => {
+    const error = configError({ RELAY_INITIAL_ADMIN_PASSWORD: "hunter2", RELAY_SESSION_TTL_HOURS: "0" });
+    assert.deepEqual(error.problems.map((p) => p.key).sort(), [
+      "RELAY_INITIAL_ADMIN_PASSWORD",
+      "RELAY_SESSION_TTL_HOURS",
+    ]);
+    assert.doesNotMatch(error.message, /hunter2/);
   });
 
   it("accepts the encryption key as base64 too", () => {

@@ -17,6 +17,8 @@ export function connectSuccessView(input: {
   userPrincipalName: string;
   displayName: string | null;
   tenantId: string;
+  /** Links back to the web app's status page. */
+  orgId?: string;
 }): string {
   return page(
     "Connected",
@@ -24,15 +26,21 @@ export function connectSuccessView(input: {
 <p><strong>${escapeHtml(input.orgName)}</strong> now receives Teams messages through the service user
 <strong>${escapeHtml(input.displayName ?? input.userPrincipalName)}</strong> (<code>${escapeHtml(input.userPrincipalName)}</code>)
 in tenant <code>${escapeHtml(input.tenantId)}</code>.</p>
-<p>The relay keeps this connection alive by itself. You can close this page.</p>`,
+<p>The relay keeps this connection alive by itself. You can close this page.</p>${backLink(input.orgId, "", "Open the organization's status page")}`,
   );
 }
 
-export function connectFailureView(input: { reason: string; code: string }): string {
+/** A link into the web app (`/orgs/{id}{suffix}`); nothing without an org id. */
+const backLink = (orgId: string | undefined, suffix: string, text: string) =>
+  orgId === undefined
+    ? ""
+    : `\n<p><a id="back-to-org" href="/orgs/${escapeHtml(encodeURIComponent(orgId))}${suffix}">${escapeHtml(text)}</a></p>`;
+
+export function connectFailureView(input: { reason: string; code: string; orgId?: string }): string {
   return page(
     "Connection failed",
     `<h1 class="fail" id="result" data-result="failed" data-code="${escapeHtml(input.code)}">Connection failed</h1>
 <p>${escapeHtml(input.reason)}</p>
-<p>Nothing was changed. Start again from Connect once this is fixed.</p>`,
+<p>Nothing was changed. Start again from Connect once this is fixed.</p>${backLink(input.orgId, "/setup#step-connect", "Back to the setup")}`,
   );
 }

@@ -6,6 +6,7 @@ import { intake } from "./0003-intake.ts";
 import { notificationMode } from "./0004-notification-mode.ts";
 import { alerts } from "./0005-alerts.ts";
 import { detection } from "./0006-detection.ts";
+import { web } from "./0007-web.ts";
 
 /**
  * Every migration, compiled into the app so nothing globs the file system at runtime. Names sort in the order
@@ -23,6 +24,7 @@ const MIGRATIONS: Readonly<Record<string, (engine: Engine) => Migration>> = {
   "0004-notification-mode": notificationMode,
   "0005-alerts": alerts,
   "0006-detection": detection,
+  "0007-web": web,
 };
 
 export function migrationProvider(engine: Engine): MigrationProvider {
