@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { createEmulator, loadOrCreateLocalCa } from "../emulator/index.ts";
+import { setUpAlertingOrg } from "./alerting-org.ts";
 import { loadConfig } from "../src/config.ts";
 import { startRelay } from "../src/main.ts";
 
@@ -100,52 +101,13 @@ async function control<T>(url: string, payload: object): Promise<T> {
 }
 
 // Setup as an admin does it: tenant, app, org, connect, a webhook channel and a policy.
-const { tenantId, domain } = await control<{ tenantId: string; domain: string }>("/_emulator/tenants", {
-  displayName: "Contoso",
+const { tenantId, orgId, serviceUserId, callerId } = await setUpAlertingOrg({
+  name: "Contoso",
+  api,
+  control,
+  emulator,
+  receiverUrl,
 });
-const user = (name: string) =>
-  control<{ id: string }>(`/_emulator/tenants/${tenantId}/users`, {
-    displayName: name,
-    userPrincipalName: `${name.toLowerCase().replace(/ /g, ".")}@${domain}`,
-  });
-const serviceUser = await user("Emergency Relay");
-const caller = await user("Pat Jones");
-const org = await api<{ id: string; redirectUri: string }>("POST", "/api/orgs", { name: "Contoso" });
-const app = await control<{ clientId: string; clientSecret: string }>(`/_emulator/tenants/${tenantId}/apps`, {
-  displayName: "Relay",
-  redirectUris: [org.redirectUri],
-});
-await api("PATCH", `/api/orgs/${org.id}`, {
-  tenantId,
-  clientId: app.clientId,
-  clientSecret: app.clientSecret,
-  expectedServiceUserUpn: `emergency.relay@${domain}`,
-});
-const { authorizeUrl } = await api<{ authorizeUrl: string }>(
-  "GET",
-  `/api/org/${org.id}/ms-teams/connect?format=json`,
-);
-const signIn = await emulator.app.inject({ method: "GET", url: authorizeUrl.slice(emulator.url.length) });
-if ((await fetch(String(signIn.headers.location))).status !== 200) throw new Error("connect failed");
-const channel = await api<{ id: string }>("POST", `/api/org/${org.id}/channels`, {
-  type: "webhook",
-  name: "Receiver",
-  url: `${receiverUrl}/alerts`,
-});
-await api("POST", `/api/org/${org.id}/policies`, {
-  name: "Desk",
-  callType: "any",
-  tiers: [{ channelIds: [channel.id] }],
-});
-for (let i = 0; ; i++) {
-  const status = await api<{ subscriptions?: { state: string }[] }>(
-    "GET",
-    `/api/org/${org.id}/ms-teams/status`,
-  );
-  if (status.subscriptions?.some((s) => s.state === "active")) break;
-  if (i > 300) throw new Error("no subscription");
-  await new Promise((resolve) => setTimeout(resolve, 100));
-}
 
 const latencies: number[] = [];
 const started = performance.now();
@@ -154,9 +116,9 @@ for (let i = 0; i < COUNT; i++) {
   const call = await control<{ messages: { messageId: string }[] }>(
     `/_emulator/tenants/${tenantId}/emergency-calls`,
     {
-      callerId: caller.id,
+      callerId,
       dialString: i % 10 === 0 ? "933" : "911",
-      notify: [serviceUser.id],
+      notify: [serviceUserId],
       location: {
         kind: "dynamic",
         place: `Building ${i % 7}, Floor 2`,
@@ -182,7 +144,7 @@ const elapsed = (performance.now() - started) / 1000;
 const sorted = [...latencies].sort((a, b) => a - b);
 const emergencies = await api<{ emergencies: unknown[] }>(
   "GET",
-  `/api/emergencies?orgId=${org.id}&limit=1000`,
+  `/api/emergencies?orgId=${orgId}&limit=1000`,
 );
 console.log(`alert latency: Graph notification arrives -> first channel request at the receiver
   emergencies:    ${COUNT} (one at a time; ${emergencies.emergencies.length} listed by the API, max 1000)

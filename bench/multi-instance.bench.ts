@@ -31,6 +31,7 @@ import { OrgStore } from "../src/storage/org-store.ts";
 import { createSecretBox } from "../src/storage/secret-box.ts";
 import { SubscriptionStore } from "../src/storage/subscription-store.ts";
 import { freePort } from "../test/helpers/relay-setup.ts";
+import { setUpAlertingOrg } from "./alerting-org.ts";
 import { startRoundRobinProxy, type RoundRobinProxy } from "../test/helpers/round-robin-proxy.ts";
 
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -381,54 +382,13 @@ async function endToEnd(setup: Setup): Promise<EndToEndResult> {
       return (await res.json()) as T;
     };
     // The admin's setup: tenant, app registration, org, connect, one webhook channel and a policy.
-    const { tenantId, domain } = await control<{ tenantId: string; domain: string }>("/_emulator/tenants", {
-      displayName: setup.name,
+    const { tenantId, orgId, serviceUserId, callerId } = await setUpAlertingOrg({
+      name: setup.name,
+      api,
+      control,
+      emulator,
+      receiverUrl,
     });
-    const user = (name: string) =>
-      control<{ id: string }>(`/_emulator/tenants/${tenantId}/users`, {
-        displayName: name,
-        userPrincipalName: `${name.toLowerCase().replace(/ /g, ".")}@${domain}`,
-      });
-    const serviceUser = await user("Emergency Relay");
-    const caller = await user("Pat Jones");
-    const org = await api<{ id: string; redirectUri: string }>("POST", "/api/orgs", { name: setup.name });
-    const app = await control<{ clientId: string; clientSecret: string }>(
-      `/_emulator/tenants/${tenantId}/apps`,
-      {
-        displayName: "Relay",
-        redirectUris: [org.redirectUri],
-      },
-    );
-    await api("PATCH", `/api/orgs/${org.id}`, {
-      tenantId,
-      clientId: app.clientId,
-      clientSecret: app.clientSecret,
-    });
-    const { authorizeUrl } = await api<{ authorizeUrl: string }>(
-      "GET",
-      `/api/org/${org.id}/ms-teams/connect?format=json&login_hint=${encodeURIComponent(`emergency.relay@${domain}`)}`,
-    );
-    const signIn = await emulator.app.inject({ method: "GET", url: authorizeUrl.slice(emulator.url.length) });
-    if ((await fetch(String(signIn.headers.location))).status !== 200) throw new Error("connect failed");
-    const channel = await api<{ id: string }>("POST", `/api/org/${org.id}/channels`, {
-      type: "webhook",
-      name: "Receiver",
-      url: `${receiverUrl}/alerts`,
-    });
-    await api("POST", `/api/org/${org.id}/policies`, {
-      name: "Desk",
-      callType: "any",
-      tiers: [{ channelIds: [channel.id] }],
-    });
-    for (let i = 0; ; i++) {
-      const status = await api<{ subscriptions?: { state: string }[] }>(
-        "GET",
-        `/api/org/${org.id}/ms-teams/status`,
-      );
-      if (status.subscriptions?.some((s) => s.state === "active")) break;
-      if (i > 300) throw new Error("no subscription");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
 
     // Emergency calls one at a time: from the notification reaching the load balancer to the receiver.
     const latencies: number[] = [];
@@ -437,9 +397,9 @@ async function endToEnd(setup: Setup): Promise<EndToEndResult> {
       const call = await control<{ messages: { messageId: string }[] }>(
         `/_emulator/tenants/${tenantId}/emergency-calls`,
         {
-          callerId: caller.id,
+          callerId,
           dialString: i % 10 === 0 ? "933" : "911",
-          notify: [serviceUser.id],
+          notify: [serviceUserId],
           location: {
             kind: "dynamic",
             place: `Building ${i % 7}, Floor 2`,
@@ -468,20 +428,20 @@ async function endToEnd(setup: Setup): Promise<EndToEndResult> {
 
     // A burst of chat messages: how long until every one was handed on to detection.
     const { chatId } = await control<{ chatId: string }>(`/_emulator/tenants/${tenantId}/chats`, {
-      memberIds: [serviceUser.id, caller.id],
+      memberIds: [serviceUserId, callerId],
     });
     const handedOn = async () =>
       Number(
         (
           await sql<{ n: number }>`select count(*) as n from seen_messages
-            where org_id = ${org.id} and handed_off_at is not null`.execute(db.db)
+            where org_id = ${orgId} and handed_off_at is not null`.execute(db.db)
         ).rows[0]?.n ?? 0,
       );
     const target = (await handedOn()) + BURST;
     const started = performance.now();
     for (let i = 0; i < BURST; i++)
       await control(`/_emulator/tenants/${tenantId}/chats/${chatId}/messages`, {
-        fromUserId: caller.id,
+        fromUserId: callerId,
         content: `burst message ${i}`,
       });
     const posted = performance.now();

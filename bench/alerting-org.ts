@@ -1,0 +1,76 @@
+// The admin's setup that the alerting benchmarks share: an emulated tenant with a service user and a caller, an org
+// with its app registration, the service user connected through the real OAuth flow, one webhook channel pointing at
+// the benchmark's receiver and one policy, then a wait until Graph's subscription is active.
+import type { Emulator } from "../emulator/index.ts";
+
+/** The relay's admin API (bearer token), answering the parsed JSON body or throwing on a non-2xx status. */
+export type AdminApi = <T>(method: string, url: string, body?: object) => Promise<T>;
+/** A POST to the emulator's control API. */
+export type EmulatorControl = <T>(url: string, payload: object) => Promise<T>;
+
+export interface AlertingOrg {
+  tenantId: string;
+  orgId: string;
+  serviceUserId: string;
+  callerId: string;
+}
+
+export async function setUpAlertingOrg(options: {
+  name: string;
+  api: AdminApi;
+  control: EmulatorControl;
+  emulator: Pick<Emulator, "url" | "app">;
+  receiverUrl: string;
+}): Promise<AlertingOrg> {
+  const { api, control, emulator } = options;
+  const { tenantId, domain } = await control<{ tenantId: string; domain: string }>("/_emulator/tenants", {
+    displayName: options.name,
+  });
+  const user = (name: string) =>
+    control<{ id: string }>(`/_emulator/tenants/${tenantId}/users`, {
+      displayName: name,
+      userPrincipalName: `${name.toLowerCase().replace(/ /g, ".")}@${domain}`,
+    });
+  const serviceUser = await user("Emergency Relay");
+  const caller = await user("Pat Jones");
+  const org = await api<{ id: string; redirectUri: string }>("POST", "/api/orgs", { name: options.name });
+  const app = await control<{ clientId: string; clientSecret: string }>(
+    `/_emulator/tenants/${tenantId}/apps`,
+    {
+      displayName: "Relay",
+      redirectUris: [org.redirectUri],
+    },
+  );
+  await api("PATCH", `/api/orgs/${org.id}`, {
+    tenantId,
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    expectedServiceUserUpn: `emergency.relay@${domain}`,
+  });
+  const { authorizeUrl } = await api<{ authorizeUrl: string }>(
+    "GET",
+    `/api/org/${org.id}/ms-teams/connect?format=json`,
+  );
+  const signIn = await emulator.app.inject({ method: "GET", url: authorizeUrl.slice(emulator.url.length) });
+  if ((await fetch(String(signIn.headers.location))).status !== 200) throw new Error("connect failed");
+  const channel = await api<{ id: string }>("POST", `/api/org/${org.id}/channels`, {
+    type: "webhook",
+    name: "Receiver",
+    url: `${options.receiverUrl}/alerts`,
+  });
+  await api("POST", `/api/org/${org.id}/policies`, {
+    name: "Desk",
+    callType: "any",
+    tiers: [{ channelIds: [channel.id] }],
+  });
+  for (let i = 0; ; i++) {
+    const status = await api<{ subscriptions?: { state: string }[] }>(
+      "GET",
+      `/api/org/${org.id}/ms-teams/status`,
+    );
+    if (status.subscriptions?.some((s) => s.state === "active")) break;
+    if (i > 300) throw new Error("no subscription");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { tenantId, orgId: org.id, serviceUserId: serviceUser.id, callerId: caller.id };
+}
