@@ -7,13 +7,12 @@
 // Run with `npm run bench -- alert-latency`. Settings (environment): BENCH_EMERGENCIES (1000).
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import http from "node:http";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { createEmulator, loadOrCreateLocalCa } from "../emulator/index.ts";
-import { setUpAlertingOrg } from "./alerting-org.ts";
+import { setUpAlertingOrg, startAlertReceiver } from "./alerting-org.ts";
 import { loadConfig } from "../src/config.ts";
 import { startRelay } from "../src/main.ts";
 
@@ -37,22 +36,7 @@ const emulator = await createEmulator({ tls, port: 0, allowHttpWebhooks: true, p
 const caFile = path.join(dataDir, "emulator-ca.pem");
 await writeFile(caFile, emulator.caPem!);
 
-// The receiver: when each alert's first request arrives, by the call's chat message id.
-const received = new Map<string, number>();
-const waiting = new Map<string, () => void>();
-const receiver = http.createServer((req, res) => {
-  const at = performance.now();
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
-    const messageId = JSON.parse(Buffer.concat(chunks).toString("utf8")).data?.emergency?.messageId as string;
-    if (!received.has(messageId)) received.set(messageId, at);
-    waiting.get(messageId)?.();
-    res.writeHead(204).end();
-  });
-});
-await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+const { url: receiverUrl, server: receiver, firstRequestAt: received, waiting } = await startAlertReceiver();
 
 // Notification arrivals at the relay's webhook, in order (one call at a time, so one POST per call).
 const arrivals: number[] = [];

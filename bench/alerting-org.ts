@@ -1,6 +1,7 @@
 // The admin's setup that the alerting benchmarks share: an emulated tenant with a service user and a caller, an org
 // with its app registration, the service user connected through the real OAuth flow, one webhook channel pointing at
 // the benchmark's receiver and one policy, then a wait until Graph's subscription is active.
+import http from "node:http";
 import type { Emulator } from "../emulator/index.ts";
 
 /** The relay's admin API (bearer token), answering the parsed JSON body or throwing on a non-2xx status. */
@@ -73,4 +74,33 @@ export async function setUpAlertingOrg(options: {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { tenantId, orgId: org.id, serviceUserId: serviceUser.id, callerId: caller.id };
+}
+
+/**
+ * The stand-in for the desk's webhook receiver: records when each alert's FIRST request arrived (by the call's chat
+ * message id) and calls the waiter registered for that id.
+ */
+export async function startAlertReceiver(): Promise<{
+  url: string;
+  server: http.Server;
+  firstRequestAt: Map<string, number>;
+  waiting: Map<string, () => void>;
+}> {
+  const firstRequestAt = new Map<string, number>();
+  const waiting = new Map<string, () => void>();
+  const server = http.createServer((req, res) => {
+    const at = performance.now();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const messageId = JSON.parse(Buffer.concat(chunks).toString("utf8")).data?.emergency
+        ?.messageId as string;
+      if (!firstRequestAt.has(messageId)) firstRequestAt.set(messageId, at);
+      waiting.get(messageId)?.();
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { url, server, firstRequestAt, waiting };
 }

@@ -31,7 +31,7 @@ import { OrgStore } from "../src/storage/org-store.ts";
 import { createSecretBox } from "../src/storage/secret-box.ts";
 import { SubscriptionStore } from "../src/storage/subscription-store.ts";
 import { freePort } from "../test/helpers/relay-setup.ts";
-import { setUpAlertingOrg } from "./alerting-org.ts";
+import { setUpAlertingOrg, startAlertReceiver } from "./alerting-org.ts";
 import { startRoundRobinProxy, type RoundRobinProxy } from "../test/helpers/round-robin-proxy.ts";
 
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -313,22 +313,7 @@ const tls = await loadOrCreateLocalCa(path.join(scratch, "emulator-tls"));
 const emulator: Emulator = await createEmulator({ tls, port: 0, allowHttpWebhooks: true, pumpIntervalMs: 2 });
 const caFile = path.join(scratch, "emulator-ca.pem");
 await writeFile(caFile, emulator.caPem!);
-/** When each alert's first request reached the receiver, by the call's chat message id. */
-const alerted = new Map<string, number>();
-const waiting = new Map<string, () => void>();
-const receiver = http.createServer((req, res) => {
-  const at = performance.now();
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
-    const messageId = JSON.parse(Buffer.concat(chunks).toString("utf8")).data?.emergency?.messageId as string;
-    if (!alerted.has(messageId)) alerted.set(messageId, at);
-    waiting.get(messageId)?.();
-    res.writeHead(204).end();
-  });
-});
-await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+const { url: receiverUrl, server: receiver, firstRequestAt: alerted, waiting } = await startAlertReceiver();
 
 async function control<T>(url: string, payload: object): Promise<T> {
   const res = await emulator.app.inject({ method: "POST", url, payload });

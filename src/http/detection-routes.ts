@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { isRecord, stringOf } from "../core/chat-message.ts";
 import type { Clock } from "../core/clock.ts";
 import { DEFAULT_RULE, detectEmergency } from "../core/detect-emergency.ts";
@@ -24,6 +24,7 @@ import { htmlToText, plainTextLines } from "../core/html-to-text.ts";
 import { ValidationError } from "../core/validation-error.ts";
 import type { DetectionRuleStore, StoredDetectionRule } from "../storage/detection-rule-store.ts";
 import type { DrillStore } from "../storage/drill-store.ts";
+import { requireJsonBody } from "./org-routes.ts";
 import type { AdminGuard } from "./admin-auth.ts";
 
 export interface DetectionRoutesDeps {
@@ -348,13 +349,6 @@ function resultView(result: DetectionResult) {
   if (!result.emergency) return { detected: false, ruleId: null, reason: result.reason, emergency: null };
   const { html: _html, text: _text, ...fields } = result.value;
   return { detected: true, ruleId: result.ruleId, reason: null, emergency: fields };
-}
-
-async function requireJsonBody(request: FastifyRequest): Promise<void> {
-  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
-  if (type !== undefined && type !== "application/json") {
-    throw new ValidationError([{ field: "content-type", reason: "must be application/json" }], "request");
-  }
 }
 
 function ruleNotFound(ruleId: string): RelayError {
