@@ -58,6 +58,10 @@ interface PhaseResult {
   maxSendLagMs: number;
   /** p99 counted from when the request was actually sent rather than scheduled. */
   p99FromSend: number;
+  /** CPU time (user + system, all threads) the load generator's process spent during the phase. */
+  loadCpuMs: number;
+  /** The same for the relay's process (event loop, inbox writer thread, GC), filled in by the parent. */
+  relayCpuMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -123,6 +127,7 @@ async function runPhase(phase: PhaseRequest): Promise<PhaseResult> {
     });
 
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   if (phase.kind === "fixed") {
     const rate = phase.rate ?? 500;
     const total = Math.round((rate * phase.durationMs) / 1000);
@@ -152,6 +157,7 @@ async function runPhase(phase: PhaseRequest): Promise<PhaseResult> {
     await Promise.all(Array.from({ length: phase.connections ?? 32 }, loop));
   }
   const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   agent.destroy();
   const sorted = Float64Array.from(latencies).sort();
   return {
@@ -166,6 +172,7 @@ async function runPhase(phase: PhaseRequest): Promise<PhaseResult> {
     max: sorted.length ? sorted[sorted.length - 1]! : NaN,
     maxSendLagMs,
     p99FromSend: percentile(Float64Array.from(fromSend).sort(), 99),
+    loadCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
@@ -320,9 +327,11 @@ async function main(): Promise<void> {
   const run = (phase: PhaseRequest) =>
     new Promise<PhaseResult>((resolve, reject) => {
       loopDelay.reset();
-      load.once("message", (result) => {
+      const cpuBefore = process.cpuUsage();
+      load.once("message", (result: PhaseResult) => {
+        const cpu = process.cpuUsage(cpuBefore);
         loopStalls.set(phase.tag, { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
-        resolve(result as PhaseResult);
+        resolve({ ...result, relayCpuMs: (cpu.user + cpu.system) / 1000 });
       });
       load.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
       load.send(phase);
@@ -399,6 +408,12 @@ async function main(): Promise<void> {
       ["saturation noop", satNoop],
     ] as const)
       if (r.failed > 0) console.log(`  ${name}: answers other than 202: ${JSON.stringify(r.statuses)}`);
+    // Saturation is shared CPU: the relay's threads and the load generator run on the same cores.
+    const perRequest = (r: PhaseResult) =>
+      `relay ${((r.relayCpuMs! * 1000) / r.ok).toFixed(1)} µs (${((r.relayCpuMs! / r.elapsedMs) * 100).toFixed(0)}% of a core), ` +
+      `load generator ${((r.loadCpuMs * 1000) / r.ok).toFixed(1)} µs (${((r.loadCpuMs / r.elapsedMs) * 100).toFixed(0)}%)`;
+    console.log(`  CPU per request at saturation: notify ${perRequest(satNotify)}`);
+    console.log(`  CPU per request at saturation: noop   ${perRequest(satNoop)}`);
     for (const tag of ["fixed-notify", "fixed-noop", "sat-notify", "sat-noop"]) {
       const stall = loopStalls.get(tag);
       if (stall)

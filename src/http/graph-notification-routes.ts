@@ -2,7 +2,7 @@
 // and `POST /api/graph/lifecycle`. Protocol: reference/graph-change-notifications.md §3 (validation handshake),
 // §4 (payloads, 202 after persisting, 5xx only when not persisted) and §12 items 1-3 and 15.
 // Nothing slow happens before the answer: no Graph call, no decryption, no JWT check. The worker does those.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { AddressMatcher } from "../core/cidr.ts";
@@ -53,10 +53,21 @@ export function createNotificationMetrics(registry: Registry): NotificationMetri
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
     registers: [registry],
   });
+  // Children bound once per label value: prom-client hashes a labels object on every call otherwise.
+  const receivedBy = new Map<NotificationResult, ReturnType<typeof received.labels>>();
+  const ackBy = new Map<number, ReturnType<typeof ack.labels>>();
   return {
-    count: (result, items = 1) => received.inc({ result }, items),
+    count(result, items = 1) {
+      let child = receivedBy.get(result);
+      if (!child) receivedBy.set(result, (child = received.labels(result)));
+      child.inc(items);
+    },
     handshake: () => handshakes.inc(),
-    acknowledged: (seconds, status) => ack.observe({ status: String(status) }, seconds),
+    acknowledged(seconds, status) {
+      let child = ackBy.get(status);
+      if (!child) ackBy.set(status, (child = ack.labels(String(status))));
+      child.observe(seconds);
+    },
   };
 }
 
@@ -117,18 +128,25 @@ export function notificationDedupeKey(item: Record<string, unknown>): string {
     text(encrypted?.data),
     ...(lifecycle ? [text(item.subscriptionExpirationDateTime)] : []),
   ];
-  const digest = createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+  const digest = hash("sha256", JSON.stringify(parts), "hex");
   // Teams message ids grow with time (epoch milliseconds), so keys led by them land at the end of the unique index
   // instead of on a random page: fewer pages written per inbox commit. Redeliveries carry the same id.
   const message = lifecycle ? undefined : parseChatMessageResource(item.resource);
   return message ? `${message.messageId.slice(0, 40)}:${digest}` : digest;
 }
 
-function sameClientState(received: unknown, expected: string): boolean {
+/** The expected clientState's digest, once per cached subscription object rather than once per item. */
+const expectedDigests = new WeakMap<KnownSubscription, Buffer>();
+
+function sameClientState(received: unknown, subscription: KnownSubscription): boolean {
   if (typeof received !== "string") return false;
+  let expected = expectedDigests.get(subscription);
+  if (!expected) {
+    expected = hash("sha256", subscription.clientState, "buffer");
+    expectedDigests.set(subscription, expected);
+  }
   // Digests give equal lengths, so the comparison time says nothing about either value.
-  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
-  return timingSafeEqual(digest(received), digest(expected));
+  return timingSafeEqual(hash("sha256", received, "buffer"), expected);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -233,7 +251,7 @@ export function registerGraphNotificationRoutes(
             );
             continue;
           }
-          if (!sameClientState(item.clientState, subscription.clientState)) {
+          if (!sameClientState(item.clientState, subscription)) {
             // Answered 202 like the rest, stored nowhere, logged without content (§12.3).
             metrics.count("client_state_mismatch");
             req.log.warn(
