@@ -1,6 +1,7 @@
+import { hash } from "node:crypto";
 import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import type { InboxItem, InboxQueue } from "../core/intake-ports.ts";
-import type { Database, Engine, InboxStatus, InboxTable } from "./schema.ts";
+import type { Database, Engine, InboxStatus, InboxTable, ValidationTokensTable } from "./schema.ts";
 import { sortableId } from "./sortable-id.ts";
 
 /** One notification item as the webhook stores it (never with its `clientState`). */
@@ -42,27 +43,50 @@ export interface EnqueueCounts {
 
 export type InboxInsertRow = Insertable<InboxTable> & { dedupe_key: string };
 
+/** Token -> id for the tokens seen lately: Graph repeats one token on every batch for about an hour. */
+const recentTokenIds = new Map<string, string>();
+
+function validationTokenId(token: string): string {
+  let id = recentTokenIds.get(token);
+  if (id === undefined) {
+    if (recentTokenIds.size >= 64) recentTokenIds.clear();
+    id = hash("sha256", token, "hex");
+    recentTokenIds.set(token, id);
+  }
+  return id;
+}
+
 /**
  * The rows for several callers' batches, the first copy of each dedupe key only, and which batch each key belongs
- * to. Shared by `enqueueBatches` and the SQLite writer thread (sqlite-inbox-writer-thread.ts).
+ * to, plus the validation tokens they reference (stored once each in `validation_tokens`, migration 0008). Shared
+ * by `enqueueBatches` and the SQLite writer thread (sqlite-inbox-writer-thread.ts).
  */
 export function inboxRowsOf(batches: readonly InboxBatch[]): {
   rows: InboxInsertRow[];
   owner: Map<string, number>;
+  tokens: ValidationTokensTable[];
 } {
   const owner = new Map<string, number>();
   const rows: InboxInsertRow[] = [];
+  const tokens = new Map<string, ValidationTokensTable>();
   batches.forEach(({ items, now }, index) => {
     for (const item of items) {
       if (owner.has(item.dedupeKey)) continue;
       owner.set(item.dedupeKey, index);
+      const validationTokenIds = item.validationTokens.map((token) => {
+        const id = validationTokenId(token);
+        if (!tokens.has(id)) tokens.set(id, { id, token, first_seen_at: now });
+        return id;
+      });
       rows.push({
         id: sortableId(now),
         dedupe_key: item.dedupeKey,
         org_id: item.orgId,
         subscription_id: item.subscriptionId,
         kind: item.kind,
-        payload_json: JSON.stringify({ item: item.item, validationTokens: item.validationTokens }),
+        payload_json: JSON.stringify(
+          validationTokenIds.length > 0 ? { item: item.item, validationTokenIds } : { item: item.item },
+        ),
         received_at: now,
         status: "pending" as const,
         attempts: 0,
@@ -74,7 +98,7 @@ export function inboxRowsOf(batches: readonly InboxBatch[]): {
       });
     }
   });
-  return { rows, owner };
+  return { rows, owner, tokens: [...tokens.values()] };
 }
 
 /** Per batch, in order: the keys actually inserted count as stored, everything else as duplicates. */
@@ -118,9 +142,15 @@ export class InboxStore implements InboxQueue {
    * later batch (or already stored) counts as a duplicate of that later batch, so the earliest copy wins.
    */
   async enqueueBatches(batches: readonly InboxBatch[]): Promise<EnqueueCounts[]> {
-    const { rows, owner } = inboxRowsOf(batches);
+    const { rows, owner, tokens } = inboxRowsOf(batches);
     if (rows.length === 0) return countsPerBatch(batches, owner, []);
     const insertedKeys = await this.#db.transaction().execute(async (trx) => {
+      if (tokens.length > 0)
+        await trx
+          .insertInto("validation_tokens")
+          .values(tokens)
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute();
       const keys: string[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         const result = await trx
@@ -150,8 +180,8 @@ export class InboxStore implements InboxQueue {
         ${lockClause}
       )
       returning id, org_id, subscription_id, kind, payload_json, received_at, attempts`.execute(this.#db);
-    return result.rows
-      .map(toItem)
+    return (await this.#withPayloads(result.rows))
+      .map(([row, payload]) => toItem(row, payload))
       .sort((a, b) => a.receivedAt - b.receivedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -229,7 +259,28 @@ export class InboxStore implements InboxQueue {
       .orderBy("id")
       .limit(filter.limit ?? 1000)
       .execute();
-    return rows.map(toEntry);
+    return (await this.#withPayloads(rows)).map(([row, payload]) => toEntry(row, payload));
+  }
+
+  /** Each row with its payload read, the validation tokens it references looked up (one query for all rows). */
+  async #withPayloads<Row extends InboxRow>(rows: Row[]): Promise<[Row, Payload][]> {
+    const stored = rows.map((row) => parseStoredPayload(row.payload_json));
+    const ids = [...new Set(stored.flatMap((payload) => payload.validationTokenIds))];
+    const tokens = new Map<string, string>();
+    if (ids.length > 0) {
+      const found = await this.#db
+        .selectFrom("validation_tokens")
+        .select(["id", "token"])
+        .where("id", "in", ids)
+        .execute();
+      for (const { id, token } of found) tokens.set(id, token);
+    }
+    return rows.map((row, index) => {
+      const { item, validationTokens, validationTokenIds } = stored[index]!;
+      // A token missing here (never expected) leaves the item with fewer tokens, which the worker rejects.
+      const referenced = validationTokenIds.flatMap((id) => tokens.get(id) ?? []);
+      return [row, { item, validationTokens: [...validationTokens, ...referenced] }];
+    });
   }
 
   /** How many items are in each status. */
@@ -250,8 +301,12 @@ type InboxRow = Pick<
   "id" | "org_id" | "subscription_id" | "kind" | "payload_json" | "received_at" | "attempts"
 >;
 
-function toItem(row: InboxRow): InboxItem {
-  const payload = parsePayload(row.payload_json);
+interface Payload {
+  item: Record<string, unknown>;
+  validationTokens: string[];
+}
+
+function toItem(row: InboxRow, payload: Payload): InboxItem {
   return {
     id: row.id,
     orgId: row.org_id,
@@ -264,9 +319,9 @@ function toItem(row: InboxRow): InboxItem {
   };
 }
 
-function toEntry(row: Selectable<InboxTable>): InboxEntry {
+function toEntry(row: Selectable<InboxTable>, payload: Payload): InboxEntry {
   return {
-    ...toItem(row),
+    ...toItem(row, payload),
     dedupeKey: row.dedupe_key,
     status: row.status,
     nextAttemptAt: Number(row.next_attempt_at),
@@ -277,7 +332,16 @@ function toEntry(row: Selectable<InboxTable>): InboxEntry {
   };
 }
 
-function parsePayload(json: string): { item: Record<string, unknown>; validationTokens: string[] } {
-  const parsed = JSON.parse(json) as { item?: Record<string, unknown>; validationTokens?: string[] };
-  return { item: parsed.item ?? {}, validationTokens: parsed.validationTokens ?? [] };
+/** Rows written before migration 0008 carry their tokens inline; later ones reference them by id. */
+function parseStoredPayload(json: string): Payload & { validationTokenIds: string[] } {
+  const parsed = JSON.parse(json) as {
+    item?: Record<string, unknown>;
+    validationTokens?: string[];
+    validationTokenIds?: string[];
+  };
+  return {
+    item: parsed.item ?? {},
+    validationTokens: parsed.validationTokens ?? [],
+    validationTokenIds: parsed.validationTokenIds ?? [],
+  };
 }

@@ -162,6 +162,13 @@ export interface InboxTable {
   last_error: string | null;
 }
 
+/** A validation token inbox rows reference by `id` (its hex SHA-256) instead of carrying a copy each. */
+export interface ValidationTokensTable {
+  id: string;
+  token: string;
+  first_seen_at: number;
+}
+
 export interface SeenMessagesTable {
   org_id: string;
   chat_id: string;
@@ -414,6 +421,7 @@ export interface Database {
   encryption_certificates: EncryptionCertificatesTable;
   subscriptions: SubscriptionsTable;
   inbox: InboxTable;
+  validation_tokens: ValidationTokensTable;
   seen_messages: SeenMessagesTable;
   poll_watermarks: PollWatermarksTable;
   emergencies: EmergenciesTable;

@@ -11,6 +11,7 @@ import {
   type InboxBatch,
   type InboxInsertRow,
 } from "./inbox-store.ts";
+import type { ValidationTokensTable } from "./schema.ts";
 import { openSqliteConnection } from "./sqlite-database.ts";
 
 export interface WriterRequest {
@@ -40,8 +41,12 @@ const insert = sqlite.prepare(
   `insert into inbox (${COLUMNS.join(", ")}) values (${COLUMNS.map(() => "?").join(", ")})
    on conflict (dedupe_key) do nothing`,
 );
+const insertToken = sqlite.prepare(
+  "insert into validation_tokens (id, token, first_seen_at) values (?, ?, ?) on conflict (id) do nothing",
+);
 /** All or nothing: better-sqlite3 rolls the transaction back when the function throws. */
-const insertAll = sqlite.transaction((rows: InboxInsertRow[]) => {
+const insertAll = sqlite.transaction((rows: InboxInsertRow[], tokens: ValidationTokensTable[]) => {
+  for (const { id, token, first_seen_at } of tokens) insertToken.run(id, token, first_seen_at);
   const inserted: string[] = [];
   for (const row of rows) {
     if (insert.run(...COLUMNS.map((column) => row[column] ?? null)).changes === 1)
@@ -51,8 +56,8 @@ const insertAll = sqlite.transaction((rows: InboxInsertRow[]) => {
 });
 
 function store(batches: readonly InboxBatch[]): EnqueueCounts[] {
-  const { rows, owner } = inboxRowsOf(batches);
-  return countsPerBatch(batches, owner, rows.length === 0 ? [] : insertAll(rows));
+  const { rows, owner, tokens } = inboxRowsOf(batches);
+  return countsPerBatch(batches, owner, rows.length === 0 ? [] : insertAll(rows, tokens));
 }
 
 function failure(error: unknown): { message: string; code?: string } {

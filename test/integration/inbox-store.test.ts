@@ -68,6 +68,59 @@ forEachEngine("inbox store", (engine) => {
       await inbox.complete(claimed.id, owner, "processed", null, clock.now());
   });
 
+  it("stores each validation token once and gives every item its tokens back; inline tokens of older rows still read", async () => {
+    const token = `eyJ.${engine}.${"x".repeat(900)}`;
+    const other = `eyJ.${engine}.other`;
+    const a = item({ validationTokens: [token] });
+    const b = item({ validationTokens: [token, other] });
+    const lifecycle = item({ kind: "lifecycle", validationTokens: [] });
+    await inbox.enqueue([a], clock.now());
+    await inbox.enqueue([b, lifecycle], clock.now());
+    const stored = await database.db
+      .selectFrom("validation_tokens")
+      .select(["token"])
+      .where("token", "in", [token, other])
+      .execute();
+    assert.deepEqual(stored.map((r) => r.token).sort(), [token, other].sort());
+    const raw = await database.db
+      .selectFrom("inbox")
+      .select(["dedupe_key", "payload_json"])
+      .where("dedupe_key", "in", [a.dedupeKey, b.dedupeKey])
+      .execute();
+    for (const row of raw) assert.ok(!row.payload_json.includes(token), "rows reference the token, no copy");
+    // A row as written before migration 0008, its tokens inline.
+    const legacy = item();
+    await database.db
+      .insertInto("inbox")
+      .values({
+        id: `legacy-${engine}`,
+        dedupe_key: legacy.dedupeKey,
+        org_id: orgId,
+        subscription_id: legacy.subscriptionId,
+        kind: "change",
+        payload_json: JSON.stringify({ item: legacy.item, validationTokens: ["inline-jwt"] }),
+        received_at: clock.now(),
+        status: "pending",
+        attempts: 0,
+        next_attempt_at: clock.now(),
+      })
+      .execute();
+    const owner = "tokens";
+    const claimed = await drain(owner, clock.now());
+    const byKey = new Map(
+      (await inbox.list()).map((entry) => [entry.dedupeKey, entry.validationTokens] as const),
+    );
+    assert.deepEqual(byKey.get(a.dedupeKey), [token]);
+    assert.deepEqual(byKey.get(b.dedupeKey), [token, other]);
+    assert.deepEqual(byKey.get(lifecycle.dedupeKey), []);
+    assert.deepEqual(byKey.get(legacy.dedupeKey), ["inline-jwt"]);
+    const claimedTokens = claimed
+      .filter((c) => [a.item, b.item, legacy.item].some((i) => JSON.stringify(i) === JSON.stringify(c.item)))
+      .map((c) => c.validationTokens);
+    assert.deepEqual(claimedTokens, [[token], [token, other], ["inline-jwt"]]);
+    for (const c of claimed) await inbox.complete(c.id, owner, "processed", null, clock.now());
+  });
+
   it("stores all of a batch or none of it", async () => {
     // 600 items span two insert statements; the last one violates the org foreign key.
     const batch = Array.from({ length: 600 }, () => item());

@@ -56,6 +56,23 @@ describe("SQLite inbox writer thread", () => {
     assert.deepEqual(rows.find((r) => r.dedupeKey === "key-1")?.item, a.item);
   });
 
+  it("stores a validation token once, however many items carry it, and the store reads it back", async () => {
+    const token = `eyJ.writer.${"y".repeat(900)}`;
+    const items = Array.from({ length: 5 }, () => ({ ...item(), validationTokens: [token] }));
+    await writer.enqueueBatches([{ items: items.slice(0, 3), now: clock.now() }]);
+    await writer.enqueueBatches([{ items: items.slice(3), now: clock.now() }]);
+    const stored = await database.db
+      .selectFrom("validation_tokens")
+      .select(["token"])
+      .where("token", "=", token)
+      .execute();
+    assert.equal(stored.length, 1);
+    const keys = new Set(items.map((i) => i.dedupeKey));
+    const rows = (await inbox.list()).filter((r) => keys.has(r.dedupeKey));
+    assert.equal(rows.length, 5);
+    for (const row of rows) assert.deepEqual(row.validationTokens, [token]);
+  });
+
   it("does not break the main connection's read-then-write transactions while it commits", async () => {
     // A deferred BEGIN that reads, waits, then writes fails with SQLITE_BUSY when the thread committed in between;
     // the main connection starts its transactions with BEGIN IMMEDIATE instead.

@@ -38,6 +38,7 @@ const ALL_TABLES = [
   "poll_watermarks",
   "seen_messages",
   "subscriptions",
+  "validation_tokens",
   "web_accounts",
   "web_audit_log",
   "web_login_throttle",

@@ -7,6 +7,7 @@ import { notificationMode } from "./0004-notification-mode.ts";
 import { alerts } from "./0005-alerts.ts";
 import { detection } from "./0006-detection.ts";
 import { web } from "./0007-web.ts";
+import { validationTokens } from "./0008-validation-tokens.ts";
 
 /**
  * Every migration, compiled into the app so nothing globs the file system at runtime. Names sort in the order
@@ -25,6 +26,7 @@ const MIGRATIONS: Readonly<Record<string, (engine: Engine) => Migration>> = {
   "0005-alerts": alerts,
   "0006-detection": detection,
   "0007-web": web,
+  "0008-validation-tokens": validationTokens,
 };
 
 export function migrationProvider(engine: Engine): MigrationProvider {
