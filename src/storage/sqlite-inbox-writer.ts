@@ -5,7 +5,8 @@
 import { MessageChannel, Worker } from "node:worker_threads";
 import { RelayError } from "../core/errors.ts";
 import type { BatchInbox, EnqueueCounts } from "./group-commit-inbox.ts";
-import type { WriterReply, WriterRequest } from "./sqlite-inbox-writer-thread.ts";
+import { countsPerBatch, inboxRowsOf } from "./inbox-store.ts";
+import { inboxRowValues, type WriterReplies, type WriterRequest } from "./sqlite-inbox-writer-protocol.ts";
 
 export interface SqliteInboxWriter extends BatchInbox {
   /** Waits for what was handed over, then closes the thread's connection. */
@@ -40,7 +41,7 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
     workerData: { file, port: port2 },
     transferList: [port2],
   });
-  const pending = new Map<number, { resolve: (c: EnqueueCounts[]) => void; reject: (e: unknown) => void }>();
+  const pending = new Map<number, { resolve: (inserted: string[]) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let failure: Error | undefined;
 
@@ -63,12 +64,14 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
   // The HTTP server keeps the process alive while requests are in flight; the thread alone must not.
   worker.unref();
   port.unref();
-  port.on("message", (reply: WriterReply) => {
-    const waiting = pending.get(reply.id);
-    if (!waiting) return;
-    pending.delete(reply.id);
-    if ("counts" in reply) waiting.resolve(reply.counts);
-    else waiting.reject(storageError("failed", Object.assign(new Error(reply.error.message), reply.error)));
+  port.on("message", ({ replies }: WriterReplies) => {
+    for (const reply of replies) {
+      const waiting = pending.get(reply.id);
+      if (!waiting) continue;
+      pending.delete(reply.id);
+      if ("inserted" in reply) waiting.resolve(reply.inserted);
+      else waiting.reject(storageError("failed", Object.assign(new Error(reply.error.message), reply.error)));
+    }
   });
   // Nothing handed over is acknowledged unless the thread reported its commit: callers answer 503 instead.
   worker.on("error", (error) => failAll(storageError("crashed", error)));
@@ -80,11 +83,18 @@ export async function startSqliteInboxWriter(file: string): Promise<SqliteInboxW
     enqueueBatches(batches) {
       if (failure || closing)
         return Promise.reject(failure ?? storageError("is closed", new Error("closed")));
+      // Rows are built (and their payloads JSON-encoded) here, not in the thread: see the protocol module.
+      const { rows, owner, tokens } = inboxRowsOf(batches);
+      if (rows.length === 0) return Promise.resolve(countsPerBatch(batches, owner, []));
       const id = nextId++;
-      const request = new Promise<EnqueueCounts[]>((resolve, reject) => {
+      const request = new Promise<string[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        port.postMessage({ id, batches } satisfies WriterRequest);
-      });
+        port.postMessage({
+          id,
+          tokens: tokens.map((t) => [t.id, t.token, t.first_seen_at]),
+          rows: rows.map(inboxRowValues),
+        } satisfies WriterRequest);
+      }).then((inserted) => countsPerBatch(batches, owner, inserted));
       inFlight.add(request);
       const forget = () => void inFlight.delete(request);
       request.then(forget, forget);
