@@ -623,8 +623,10 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     subscriptions: cacheSubscriptionLookup(subscriptions, { now: () => clock.now() }),
     // Group commit (docs/benchmarks.md): concurrent webhook requests' items go into one inbox transaction (one
     // fsync); each request still gets its 202 only after that commit, and a 503 when it failed. Routes only.
+    // The SQLite writer thread merges whatever queued up while it committed, so small groups are handed over
+    // early (4 items) rather than once per event-loop turn: the thread, the busiest stage, starts sooner.
     inbox: inboxWriter
-      ? createGroupCommitWriter(inboxWriter, { maxInFlight: 8 })
+      ? createGroupCommitWriter(inboxWriter, { maxInFlight: 64, maxItems: 4 })
       : createGroupCommitWriter(inbox),
     metrics: createNotificationMetrics(metricsRegistry),
     onStored: options.wakeInboxOnDelivery === false ? undefined : wakeInbox,
