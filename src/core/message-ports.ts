@@ -43,6 +43,12 @@ export interface ValidationTokenVerifier {
   verify(
     tokens: readonly unknown[] | null | undefined,
     expected: { appIds: readonly string[]; tenantIds: readonly string[] },
+    /**
+     * When the notification was durably received (the inbox's `receivedAt`; default: now). Tokens live about an
+     * hour, and a backlog processed later must not turn Graph's genuine notifications into "expired" refusals; a
+     * replayed old notification is received later, so its tokens are still checked as of its own arrival.
+     */
+    receivedAt?: number,
   ): Promise<ValidationTokenCheck>;
 }
 

@@ -233,10 +233,14 @@ export function createInboxWorker(deps: InboxWorkerDeps): InboxWorker {
       return fail("tenant_mismatch", "the item's tenantId is not the org's tenant");
 
     // Authenticity first: anyone holding the public certificate can produce content that passes the HMAC.
-    const check = await deps.verifier.verify(item.validationTokens, {
-      appIds: [...new Set(apps.map((a) => a.clientId))],
-      tenantIds: [...new Set(apps.map((a) => a.tenantId.toLowerCase()))],
-    });
+    const check = await deps.verifier.verify(
+      item.validationTokens,
+      {
+        appIds: [...new Set(apps.map((a) => a.clientId))],
+        tenantIds: [...new Set(apps.map((a) => a.tenantId.toLowerCase()))],
+      },
+      item.receivedAt,
+    );
     if (!check.ok) {
       if (check.retryable) return { outcome: retryLater(item, check.reason) };
       return fail("validation_token_invalid", check.reason);

@@ -90,6 +90,7 @@ export function createValidationTokenVerifier(
   async function checkOne(
     token: string,
     expected: { appIds: readonly string[]; tenantIds: readonly string[] },
+    at: number,
   ): Promise<
     { ok: true; appId: string; tenantId: string } | { ok: false; reason: string; retryable?: boolean }
   > {
@@ -119,7 +120,7 @@ export function createValidationTokenVerifier(
         algorithms: ["RS256"],
         audience: [...expected.appIds],
         issuer: issuers,
-        currentDate: new Date(options.now()),
+        currentDate: new Date(at),
         clockTolerance: skewSeconds,
         requiredClaims: ["exp", "tid"],
       }));
@@ -161,7 +162,8 @@ export function createValidationTokenVerifier(
   }
 
   return {
-    async verify(tokens, expected) {
+    async verify(tokens, expected, receivedAt) {
+      const at = receivedAt ?? options.now();
       // Null or missing tokens on a rich notification mean the Change Tracking service principal is misconfigured.
       if (!Array.isArray(tokens) || tokens.length === 0)
         return { ok: false, reason: "validationTokens missing on a notification with resource data" };
@@ -172,7 +174,7 @@ export function createValidationTokenVerifier(
         const label = `validation token ${index + 1} of ${tokens.length}`;
         if (typeof token !== "string" || token === "")
           return { ok: false, reason: `${label}: not a non-empty string` };
-        const result = await checkOne(token, expected);
+        const result = await checkOne(token, expected, at);
         if (!result.ok) return { ...result, reason: `${label}: ${result.reason}` };
         audiences.push({ appId: result.appId, tenantId: result.tenantId });
       }

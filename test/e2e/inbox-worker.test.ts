@@ -368,6 +368,28 @@ describe("rich notifications", () => {
     });
   });
 
+  test("a backlog processed a day after arrival still verifies; the same item arriving that late is refused as expired", async () => {
+    const s = await setup();
+    await s.subscribe();
+    const call = await s.emergencyCall();
+    const [item] = (await s.deliveries()) as [InboxItem];
+    // Stored at arrival, processed a day later (worker down, database unreachable). Entra's tokens live about an
+    // hour; the emulator's validation tokens live 24 h, hence 25 h here.
+    clock.advance(25 * 60 * MINUTE);
+    const replayedLate = copy(item, { receivedAt: clock.now() });
+    s.inbox.add(replayedLate);
+    await s.worker.runOnce();
+    assert.equal(s.inbox.row(replayedLate.id).status, "rejected");
+    assert.match(s.inbox.row(replayedLate.id).reason!, /^validation_token_invalid: .*expired/);
+    s.inbox.add(item);
+    await s.worker.runOnce();
+    assert.equal(s.inbox.row(item.id).status, "processed");
+    assert.deepEqual(
+      s.handed.map((h) => h.message.id),
+      [call.messageId],
+    );
+  });
+
   test("a tampered ciphertext or signature is refused by the HMAC check, before anything is decrypted", async () => {
     const s = await setup();
     await s.subscribe();

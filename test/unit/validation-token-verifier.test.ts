@@ -170,6 +170,16 @@ describe("validation token verifier: refusals, each with its reason", () => {
     await rejects([token], /token 1 of 1: expired/);
   });
 
+  it("checked as of the notification's arrival: a backlog processed hours later still verifies, a late arrival does not", async () => {
+    const arrivedAt = T0 - 3 * 3600_000;
+    const token = await mint({ iat: Math.floor(arrivedAt / 1000) - 60, lifetimeSeconds: 3600 });
+    assert.deepEqual((await verifier.verify([token], EXPECTED, arrivedAt)).ok, true);
+    const late = await verifier.verify([token], EXPECTED, arrivedAt + 2 * 3600_000);
+    assert.equal(late.ok, false);
+    assert.match((late as { reason: string }).reason, /token 1 of 1: expired/);
+    await rejects([token], /token 1 of 1: expired/);
+  });
+
   it("not valid yet", async () => {
     const token = await mint({ iat: Math.floor(T0 / 1000) + 3600 });
     await rejects([token], /not valid yet|issued in the future/);
