@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import type { Config } from "./config.ts";
 import { createCidrMatcher } from "./core/cidr.ts";
 import { DRILL_CAPTURE_RETENTION_MS } from "./core/drill.ts";
+import { INBOX_RETENTION_MS, SEEN_MESSAGE_RETENTION_MS } from "./core/intake-retention.ts";
 import { systemClock, type Clock } from "./core/clock.ts";
 import type { DecryptionKeyring, LifecycleHandler, SubscriptionLookup } from "./core/intake-ports.ts";
 import type { IdentityProvider } from "./core/ports.ts";
@@ -552,6 +553,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         await loginThrottle.purge(clock.now() - 86_400_000);
         // Drill captures hold message content; they go a week after their drill (the admin API purges too).
         await drills.purgeCapturesEndedBefore(clock.now() - DRILL_CAPTURE_RETENTION_MS, clock.now());
+        // What the intake keeps only for dedupe: finished inbox rows, their validation tokens, seen messages.
+        await inbox.purgeFinishedBefore(clock.now() - INBOX_RETENTION_MS);
+        await seen.purgeSeenBefore(clock.now() - SEEN_MESSAGE_RETENTION_MS);
       },
       [JOB_SUBSCRIPTION_ENSURE]: (job) => subscriptionKeeper.ensure(job.orgId!),
       [JOB_SUBSCRIPTION_RENEW]: (job) => subscriptionKeeper.renew(job.orgId!),

@@ -28,8 +28,8 @@ export interface InboxEntry extends InboxItem {
 
 /** SQLite allows 32,766 bound values per statement; 14 columns x 500 rows stays far below it. */
 const INSERT_CHUNK = 500;
-/** Content of rejected items is dropped; the row stays for counting and dedupe. */
-const REJECTED_PAYLOAD = "{}";
+/** Content of finished items is dropped; the row stays for counting and dedupe (then goes with purgeFinishedBefore). */
+const FINISHED_PAYLOAD = "{}";
 
 export interface InboxBatch {
   items: readonly NewInboxItem[];
@@ -201,12 +201,40 @@ export class InboxStore implements InboxQueue {
         last_error: reason === null ? null : reason.slice(0, 500),
         locked_by: null,
         locked_until: null,
-        ...(status === "rejected" ? { payload_json: REJECTED_PAYLOAD } : {}),
+        payload_json: FINISHED_PAYLOAD,
       })
       .where("id", "=", id)
       .where("locked_by", "=", owner)
       .where("status", "=", "pending")
       .execute();
+  }
+
+  /**
+   * Deletes rows finished before `before`, then the validation tokens first seen before it that no pending row
+   * references any more. Returns how many of each went.
+   */
+  async purgeFinishedBefore(before: number): Promise<{ items: number; validationTokens: number }> {
+    const items = await this.#db
+      .deleteFrom("inbox")
+      .where("status", "!=", "pending")
+      .where("processed_at", "<", before)
+      .executeTakeFirst();
+    // Pending rows are few (a backlog at most); their payloads name the token ids they reference.
+    const tokens = await this.#db
+      .deleteFrom("validation_tokens")
+      .where("first_seen_at", "<", before)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("inbox")
+              .select("inbox.id")
+              .where("inbox.status", "=", "pending")
+              .where(sql<boolean>`inbox.payload_json like '%' || validation_tokens.id || '%'`),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    return { items: Number(items.numDeletedRows), validationTokens: Number(tokens.numDeletedRows) };
   }
 
   async retry(id: string, owner: string, error: string, retryAt: number): Promise<void> {

@@ -160,7 +160,8 @@ forEachEngine("inbox store", (engine) => {
     const rows = await inbox.list();
     const byId = (id: string) => rows.find((r) => r.id === id)!;
     assert.equal(byId(claimed[0]!.id).status, "processed");
-    assert.deepEqual(byId(claimed[0]!.id).item, x!.item, "processed items keep their payload");
+    assert.deepEqual(byId(claimed[0]!.id).item, {}, "processed items are kept without content");
+    assert.deepEqual(byId(claimed[0]!.id).validationTokens, []);
     assert.equal(byId(claimed[1]!.id).status, "rejected");
     assert.deepEqual(byId(claimed[1]!.id).item, {}, "rejected items are kept without content");
     assert.deepEqual(byId(claimed[1]!.id).validationTokens, []);
@@ -221,5 +222,48 @@ forEachEngine("inbox store", (engine) => {
       ["worker-b", b!],
     ] as const)
       for (const c of claimed) await inbox.complete(c.id, owner, "processed", null, now);
+  });
+
+  it("keeps no content of finished items; purges finished rows and unreferenced old tokens, never pending ones", async () => {
+    const start = clock.advance(60_000);
+    const oldToken = `eyJ.purge-${engine}.old`;
+    const heldToken = `eyJ.purge-${engine}.held`;
+    const done = item({ validationTokens: [oldToken] });
+    const waiting = item({ validationTokens: [heldToken] });
+    await inbox.enqueue([done, waiting], start);
+    const owner = "purger";
+    const claimed = await drain(owner, start);
+    const doneClaim = claimed.find((c) => c.subscriptionId === done.subscriptionId)!;
+    const waitingClaim = claimed.find((c) => c.subscriptionId === waiting.subscriptionId)!;
+    await inbox.complete(doneClaim.id, owner, "processed", null, start);
+    // Still pending: a backlog item, retried much later.
+    await inbox.retry(waitingClaim.id, owner, "detection is down", start + 30 * 86_400_000);
+    for (const other of claimed.filter((c) => c !== doneClaim && c !== waitingClaim))
+      await inbox.complete(other.id, owner, "processed", null, start);
+
+    const finished = (await inbox.list()).find((r) => r.id === doneClaim.id)!;
+    assert.deepEqual(finished.item, {}, "the content goes when the item is finished");
+    assert.deepEqual(finished.validationTokens, []);
+    assert.equal(finished.dedupeKey, done.dedupeKey, "the dedupe key stays");
+
+    // Earlier tests' rows finished before `start`; nothing finished at or after the cutoff goes.
+    await inbox.purgeFinishedBefore(start);
+    assert.ok((await inbox.list()).some((r) => r.id === doneClaim.id));
+    assert.deepEqual(await inbox.purgeFinishedBefore(start + 1), { items: 1, validationTokens: 1 });
+    const left = await inbox.list();
+    assert.equal(
+      left.find((r) => r.id === doneClaim.id),
+      undefined,
+    );
+    assert.ok(
+      left.every((r) => r.status === "pending"),
+      "only pending rows stay",
+    );
+    assert.deepEqual(left.find((r) => r.id === waitingClaim.id)?.validationTokens, [heldToken]);
+    const tokens = (await database.db.selectFrom("validation_tokens").select(["token"]).execute()).map(
+      (r) => r.token,
+    );
+    assert.ok(!tokens.includes(oldToken), "a token no pending row needs goes");
+    assert.ok(tokens.includes(heldToken), "a token a pending row needs stays");
   });
 });
