@@ -148,4 +148,12 @@ test("30 days on one clock: renewals, reauthorizationRequired, subscriptionRemov
   for (const kind of ["subscription_removed", "reauth_required", "subscription_recovered"])
     assert.ok(kinds.has(kind), `event ${kind}`);
   assert.ok(!kinds.has("subscription_expiring"), "never close to lapsing");
+  // The daily sweep: what the intake keeps for dedupe goes after a week, and finished rows never held content.
+  const inboxRows = await relay.relay.intake.inbox.list({ limit: 100_000 });
+  assert.ok(inboxRows.length > 0);
+  for (const row of inboxRows) {
+    if (row.status === "pending") continue;
+    assert.deepEqual(row.item, {}, "a finished item keeps no content");
+    assert.ok(clock.now() - row.processedAt! < 8 * 24 * HOUR, "finished rows go after 7 days");
+  }
 });
