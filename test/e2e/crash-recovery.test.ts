@@ -18,10 +18,12 @@ let dir: string;
 let relay: ChildProcess | undefined;
 let port: number;
 const adminToken = randomBytes(32).toString("base64url");
-/** Every "new Teams message" log line of every relay process: what was handed on, and how often. */
-const handedOn: string[] = [];
+/** Every "new Teams message" log line of every relay process: what was handed on, how often, and by which process. */
+const handedOn: { key: string; process: number }[] = [];
+let processes = 0;
 
 function startRelayProcess(): ChildProcess {
+  const self = (processes += 1);
   const child = spawn(process.execPath, [bin, "serve"], {
     env: {
       PATH: process.env.PATH,
@@ -48,7 +50,7 @@ function startRelayProcess(): ChildProcess {
     for (const line of lines) {
       if (!line.includes('"new Teams message"')) continue;
       const { messageId, chatId } = JSON.parse(line) as { messageId: string; chatId: string };
-      handedOn.push(`${chatId}/${messageId}`);
+      handedOn.push({ key: `${chatId}/${messageId}`, process: self });
     }
   });
   return child;
@@ -85,7 +87,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test(`SIGKILL in the middle of a burst of ${BURST} notifications: every acknowledged one is handed on, none twice`, async () => {
+test(`SIGKILL in the middle of a burst of ${BURST} notifications: every acknowledged one is handed on, none twice but an unconfirmed hand-off of the killed process`, async () => {
   relay = startRelayProcess();
   await waitFor("relay up", async () => ((await api("GET", "/healthz")).status === 200 ? true : undefined));
 
@@ -155,7 +157,19 @@ test(`SIGKILL in the middle of a burst of ${BURST} notifications: every acknowle
     120_000,
   );
   assert.equal(counts.notification + counts.polling, BURST);
-  // No message was handed on twice across both processes (the killed one may lose its last buffered log lines).
-  assert.equal(new Set(handedOn).size, handedOn.length, "a message was handed on twice");
+  // A hand-off is confirmed after detection stored its outcome. The killed process may have started a few it never
+  // confirmed; the restarted one hands those on again once the claim went stale (detection and raising an emergency
+  // are idempotent per message, as in multi-instance-burst.test.ts). Any other repetition is a bug.
+  const copies = new Map<string, number[]>();
+  for (const h of handedOn) copies.set(h.key, [...(copies.get(h.key) ?? []), h.process]);
+  const repeated = [...copies.entries()].filter(([, by]) => by.length > 1);
+  for (const [key, by] of repeated)
+    assert.deepEqual(
+      [...by].sort(),
+      [1, 2],
+      `${key} handed on by processes ${by.join(", ")}, not once on each side of the kill`,
+    );
+  assert.ok(repeated.length <= 8, `${repeated.length} hand-offs repeated after the kill`);
+  // The killed process may lose its last buffered log lines; the count of messages above is the exact figure.
   assert.ok(handedOn.length > BURST * 0.9, `${handedOn.length} hand-offs logged`);
 });
