@@ -26,17 +26,21 @@ export async function mintValidationToken(
           ver: "1.0",
         }
       : { iss: `${LOGIN_HOST}/${tenantId}/v2.0`, azp: GRAPH_CHANGE_TRACKING_APP_ID, azpacr: "2", ver: "2.0" };
-  return new SignJWT({
-    ...claims,
-    aud: appId,
-    tid: tenantId,
-    oid: newGuid(),
-    sub: newGuid(),
-    idp: `https://sts.windows.net/${tenantId}/`,
-  })
-    .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: ctx.keys.kid })
-    .setIssuedAt(iat)
-    .setNotBefore(iat)
-    .setExpirationTime(iat + 24 * 3600)
-    .sign(ctx.keys.privateKey);
+  return (
+    new SignJWT({
+      ...claims,
+      aud: appId,
+      tid: tenantId,
+      oid: newGuid(),
+      sub: newGuid(),
+      idp: `https://sts.windows.net/${tenantId}/`,
+    })
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: ctx.keys.kid })
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      // Entra access tokens, which these are (aud = the subscribing app), live 60-90 minutes by default; the short
+      // end, so a relay that checks them at processing time instead of arrival fails its backlog tests.
+      .setExpirationTime(iat + 3600)
+      .sign(ctx.keys.privateKey)
+  );
 }
