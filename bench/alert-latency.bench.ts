@@ -12,7 +12,7 @@ import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { createEmulator, loadOrCreateLocalCa } from "../emulator/index.ts";
-import { setUpAlertingOrg, startAlertReceiver } from "./alerting-org.ts";
+import { setUpAlertingOrg, startAlertReceiver, timeEmergencyCalls } from "./alerting-org.ts";
 import { loadConfig } from "../src/config.ts";
 import { startRelay } from "../src/main.ts";
 
@@ -36,7 +36,8 @@ const emulator = await createEmulator({ tls, port: 0, allowHttpWebhooks: true, p
 const caFile = path.join(dataDir, "emulator-ca.pem");
 await writeFile(caFile, emulator.caPem!);
 
-const { url: receiverUrl, server: receiver, firstRequestAt: received, waiting } = await startAlertReceiver();
+const alertReceiver = await startAlertReceiver();
+const { url: receiverUrl, server: receiver } = alertReceiver;
 
 // Notification arrivals at the relay's webhook, in order (one call at a time, so one POST per call).
 const arrivals: number[] = [];
@@ -93,37 +94,17 @@ const { tenantId, orgId, serviceUserId, callerId } = await setUpAlertingOrg({
   receiverUrl,
 });
 
-const latencies: number[] = [];
 const started = performance.now();
-for (let i = 0; i < COUNT; i++) {
-  const before = arrivals.length;
-  const call = await control<{ messages: { messageId: string }[] }>(
-    `/_emulator/tenants/${tenantId}/emergency-calls`,
-    {
-      callerId,
-      dialString: i % 10 === 0 ? "933" : "911",
-      notify: [serviceUserId],
-      location: {
-        kind: "dynamic",
-        place: `Building ${i % 7}, Floor 2`,
-        address: "1 Main Street, Springfield",
-      },
-    },
-  );
-  const messageId = call.messages[0]!.messageId;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`call ${i}: no alert within 10 s`)), 10_000);
-    waiting.set(messageId, () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    if (received.has(messageId)) waiting.get(messageId)!();
-  });
-  waiting.delete(messageId);
-  const arrival = arrivals[before];
-  if (arrival === undefined) throw new Error(`call ${i}: alert without a notification`);
-  latencies.push(received.get(messageId)! - arrival);
-}
+const latencies = await timeEmergencyCalls({
+  count: COUNT,
+  control,
+  tenantId,
+  callerId,
+  serviceUserId,
+  arrivals,
+  receiver: alertReceiver,
+  label: "alert-latency",
+});
 const elapsed = (performance.now() - started) / 1000;
 const sorted = [...latencies].sort((a, b) => a - b);
 const emergencies = await api<{ emergencies: unknown[] }>(

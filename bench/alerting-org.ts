@@ -104,3 +104,53 @@ export async function startAlertReceiver(): Promise<{
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return { url, server, firstRequestAt, waiting };
 }
+
+/**
+ * Places `count` emergency calls one at a time and returns, for each, the milliseconds from its notification's
+ * arrival at the relay (`arrivals`: one entry per call, appended by the caller's hook on the webhook or the load
+ * balancer) to the first alert request at `receiver`.
+ */
+export async function timeEmergencyCalls(options: {
+  count: number;
+  control: EmulatorControl;
+  tenantId: string;
+  callerId: string;
+  serviceUserId: string;
+  arrivals: readonly number[];
+  receiver: Pick<Awaited<ReturnType<typeof startAlertReceiver>>, "firstRequestAt" | "waiting">;
+  /** Names the setup in errors. */
+  label: string;
+}): Promise<number[]> {
+  const { control, arrivals, receiver, label } = options;
+  const latencies: number[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const before = arrivals.length;
+    const call = await control<{ messages: { messageId: string }[] }>(
+      `/_emulator/tenants/${options.tenantId}/emergency-calls`,
+      {
+        callerId: options.callerId,
+        dialString: i % 10 === 0 ? "933" : "911",
+        notify: [options.serviceUserId],
+        location: {
+          kind: "dynamic",
+          place: `Building ${i % 7}, Floor 2`,
+          address: "1 Main Street, Springfield",
+        },
+      },
+    );
+    const messageId = call.messages[0]!.messageId;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label}, call ${i}: no alert within 10 s`)), 10_000);
+      receiver.waiting.set(messageId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (receiver.firstRequestAt.has(messageId)) receiver.waiting.get(messageId)!();
+    });
+    receiver.waiting.delete(messageId);
+    const arrival = arrivals[before];
+    if (arrival === undefined) throw new Error(`${label}, call ${i}: alert without a notification`);
+    latencies.push(receiver.firstRequestAt.get(messageId)! - arrival);
+  }
+  return latencies;
+}

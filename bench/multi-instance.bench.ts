@@ -31,7 +31,8 @@ import { OrgStore } from "../src/storage/org-store.ts";
 import { createSecretBox } from "../src/storage/secret-box.ts";
 import { SubscriptionStore } from "../src/storage/subscription-store.ts";
 import { freePort } from "../test/helpers/relay-setup.ts";
-import { setUpAlertingOrg, startAlertReceiver } from "./alerting-org.ts";
+import { setUpAlertingOrg, startAlertReceiver, timeEmergencyCalls } from "./alerting-org.ts";
+import { notificationTemplate, type PhaseRequest, type PhaseResult } from "./notification-load.ts";
 import { startRoundRobinProxy, type RoundRobinProxy } from "../test/helpers/round-robin-proxy.ts";
 
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -40,29 +41,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CALLS = Number(process.env.BENCH_CALLS ?? 200);
 const BURST = Number(process.env.BENCH_BURST ?? 1000);
 const NOOP_PATH = "/bench/noop";
-const SEQ = "{{SEQ}}";
 const root = path.resolve(import.meta.dirname, "..");
-
-/** The load generator's protocol (bench/notification-intake.bench.ts, BENCH_ROLE=load). */
-interface PhaseRequest {
-  kind: "fixed" | "saturate";
-  url: string;
-  template: string;
-  tag: string;
-  durationMs: number;
-  rate?: number;
-  connections?: number;
-}
-interface PhaseResult {
-  sent: number;
-  ok: number;
-  failed: number;
-  statuses: Record<string, number>;
-  throughput: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
 
 interface Setup {
   name: string;
@@ -196,35 +175,6 @@ function phase(request: PhaseRequest): Promise<PhaseResult> {
   });
 }
 
-/** A one-item rich notification as Graph sends it (about 2.9 KB, the size of the intake benchmark's). */
-function notificationBody(subscriptionId: string, clientState: string, tenantId: string): string {
-  const chat = "19:0b7d6e2f4c1a4e8b9d3f5a6c7e8f9a0b@thread.v2";
-  const resource = `chats('${chat}')/messages('${SEQ}')`;
-  const random = (bytes: number, encoding: "base64" | "base64url" = "base64") =>
-    randomBytes(bytes).toString(encoding);
-  return JSON.stringify({
-    value: [
-      {
-        subscriptionId,
-        changeType: "created",
-        clientState,
-        subscriptionExpirationDateTime: new Date(Date.now() + 2 * 86_400_000).toISOString(),
-        resource,
-        resourceData: { id: SEQ, "@odata.type": "#Microsoft.Graph.chatMessage", "@odata.id": resource },
-        encryptedContent: {
-          data: random(500),
-          dataSignature: random(32),
-          dataKey: random(256),
-          encryptionCertificateId: "bench-certificate",
-          encryptionCertificateThumbprint: randomBytes(20).toString("hex").toUpperCase(),
-        },
-        tenantId,
-      },
-    ],
-    validationTokens: [`${random(36, "base64url")}.${random(520, "base64url")}.${random(256, "base64url")}`],
-  });
-}
-
 interface IntakeResult {
   setup: Setup;
   fixed: PhaseResult;
@@ -261,7 +211,7 @@ async function intake(setup: Setup): Promise<IntakeResult> {
       },
       Date.now(),
     );
-    const template = notificationBody(subscriptionId, clientState, randomUUID());
+    const template = notificationTemplate(subscriptionId, clientState, randomUUID());
     const tag = `${setup.engine}-${setup.instances}-${setup.proxy ? "proxy" : "direct"}`;
     const url = `${front.url}${NOTIFICATION_PATH}`;
     const durationMs = SECONDS * 1000;
@@ -313,7 +263,8 @@ const tls = await loadOrCreateLocalCa(path.join(scratch, "emulator-tls"));
 const emulator: Emulator = await createEmulator({ tls, port: 0, allowHttpWebhooks: true, pumpIntervalMs: 2 });
 const caFile = path.join(scratch, "emulator-ca.pem");
 await writeFile(caFile, emulator.caPem!);
-const { url: receiverUrl, server: receiver, firstRequestAt: alerted, waiting } = await startAlertReceiver();
+const alertReceiver = await startAlertReceiver();
+const { url: receiverUrl, server: receiver } = alertReceiver;
 
 async function control<T>(url: string, payload: object): Promise<T> {
   const res = await emulator.app.inject({ method: "POST", url, payload });
@@ -376,39 +327,16 @@ async function endToEnd(setup: Setup): Promise<EndToEndResult> {
     });
 
     // Emergency calls one at a time: from the notification reaching the load balancer to the receiver.
-    const latencies: number[] = [];
-    for (let i = 0; i < CALLS; i++) {
-      const before = arrivals.length;
-      const call = await control<{ messages: { messageId: string }[] }>(
-        `/_emulator/tenants/${tenantId}/emergency-calls`,
-        {
-          callerId,
-          dialString: i % 10 === 0 ? "933" : "911",
-          notify: [serviceUserId],
-          location: {
-            kind: "dynamic",
-            place: `Building ${i % 7}, Floor 2`,
-            address: "1 Main Street, Springfield",
-          },
-        },
-      );
-      const messageId = call.messages[0]!.messageId;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`${setup.name}, call ${i}: no alert within 10 s`)),
-          10_000,
-        );
-        waiting.set(messageId, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        if (alerted.has(messageId)) waiting.get(messageId)!();
-      });
-      waiting.delete(messageId);
-      const arrival = arrivals[before];
-      if (arrival === undefined) throw new Error(`${setup.name}, call ${i}: alert without a notification`);
-      latencies.push(alerted.get(messageId)! - arrival);
-    }
+    const latencies = await timeEmergencyCalls({
+      count: CALLS,
+      control,
+      tenantId,
+      callerId,
+      serviceUserId,
+      arrivals,
+      receiver: alertReceiver,
+      label: setup.name,
+    });
     const sorted = [...latencies].sort((a, b) => a - b);
 
     // A burst of chat messages: how long until every one was handed on to detection.

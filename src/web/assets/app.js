@@ -224,16 +224,7 @@ function startBoard(board) {
     if (button) button.disabled = true;
     const body = new URLSearchParams(new FormData(form));
     try {
-      const res = await fetch(form.action, {
-        method: "POST",
-        headers: {
-          accept: "application/json",
-          "content-type": "application/x-www-form-urlencoded",
-          "x-csrf-token": body.get("_csrf") ?? "",
-        },
-        body,
-        credentials: "same-origin",
-      });
+      const res = await postForm(form.action, body);
       const answer = (res.headers.get("content-type") ?? "").includes("json") ? await res.json() : null;
       if (!res.ok || !answer) {
         live.textContent =
@@ -335,6 +326,20 @@ function createSound(button) {
   };
 }
 
+/** A form's fields POSTed for a JSON answer, with the page's CSRF token in the header the server checks. */
+function postForm(url, body) {
+  return fetch(url, {
+    method: "POST",
+    headers: {
+      accept: "application/json",
+      "content-type": "application/x-www-form-urlencoded",
+      "x-csrf-token": body.get("_csrf") ?? "",
+    },
+    body,
+    credentials: "same-origin",
+  });
+}
+
 // --- Template preview: rendered by the server as the admin types (the Preview button works without this). ---
 
 function livePreview(form) {
@@ -347,16 +352,7 @@ function livePreview(form) {
     const body = new URLSearchParams(new FormData(form));
     body.delete("action");
     try {
-      const res = await fetch(form.getAttribute("data-preview-url"), {
-        method: "POST",
-        headers: {
-          accept: "application/json",
-          "content-type": "application/x-www-form-urlencoded",
-          "x-csrf-token": body.get("_csrf") ?? "",
-        },
-        body,
-        credentials: "same-origin",
-      });
+      const res = await postForm(form.getAttribute("data-preview-url"), body);
       const answer = await res.json();
       if (mine !== sequence) return;
       target.querySelector("[data-preview-title]").textContent = answer.ok ? answer.title : "";
